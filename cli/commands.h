@@ -1,0 +1,16 @@
+// Entry points of the `moeserve` subcommands. Each returns the process exit code
+// (0 ok, 1 runtime failure, 2 bad input with one line on stderr).
+#ifndef MOESERVE_CLI_COMMANDS_H_
+#define MOESERVE_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace moeserve::cli {
+
+// MOESERVE_COMMAND_DECLS_BEGIN
+// MOESERVE_COMMAND_DECLS_END
+
+}  // namespace moeserve::cli
+
+#endif  // MOESERVE_CLI_COMMANDS_H_

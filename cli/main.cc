@@ -1,0 +1,44 @@
+// The `moeserve` command: one binary, one subcommand per task.
+//
+// Flags are read here and in each command's Run function, nowhere deeper. Exit codes: 0 success,
+// 1 runtime failure, 2 bad input (one line on stderr).
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const std::vector<std::string>& args);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    // Each command lives in cli/<name>_command.cc and is declared in cli/commands.h.
+    // MOESERVE_COMMANDS_BEGIN
+    // MOESERVE_COMMANDS_END
+};
+
+void PrintUsage(FILE* out) {
+  std::fprintf(out, "usage: moeserve <command> [flags]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-16s %s\n", c.name, c.help);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+    PrintUsage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  for (const Command& c : kCommands) {
+    if (std::strcmp(c.name, argv[1]) == 0) return c.run(args);
+  }
+  std::fprintf(stderr, "moeserve: unknown command '%s' (try 'moeserve help')\n", argv[1]);
+  return 2;
+}
