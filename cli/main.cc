@@ -19,6 +19,7 @@ struct Command {
 
 const Command kCommands[] = {
     // Each command lives in cli/<name>_command.cc and is declared in cli/commands.h.
+    {"version", moeserve::cli::RunVersion, "print the version"},
     // MOESERVE_COMMANDS_BEGIN
     // MOESERVE_COMMANDS_END
 };
