@@ -9,6 +9,7 @@
 namespace moeserve::cli {
 
 int RunVersion(const std::vector<std::string>& args);
+int RunGenerate(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_BEGIN
 // MOESERVE_COMMAND_DECLS_END
 

@@ -20,6 +20,7 @@ struct Command {
 const Command kCommands[] = {
     // Each command lives in cli/<name>_command.cc and is declared in cli/commands.h.
     {"version", moeserve::cli::RunVersion, "print the version"},
+    {"generate", moeserve::cli::RunGenerate, "run one request on the in-process engine"},
     // MOESERVE_COMMANDS_BEGIN
     // MOESERVE_COMMANDS_END
 };

@@ -1,0 +1,141 @@
+// `moeserve generate`: one request on the in-process engine (worker + all experts).
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/status_exit.h"
+#include "expert_shard/local_engine.h"
+#include "nlohmann/json.hpp"
+
+namespace moeserve::cli {
+namespace {
+
+constexpr char kName[] = "generate";
+
+}  // namespace
+
+int RunGenerate(const std::vector<std::string>& args) {
+  auto flags = Flags::Parse(args,
+                            {"model", "prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
+                             "top-p", "min-p", "seed", "logprobs", "format", "threads",
+                             "prefill-chunk", "repetition-penalty", "presence-penalty",
+                             "frequency-penalty"},
+                            {"ignore-eos", "progress"});
+  if (!flags.ok()) return UsageError(kName, std::string(flags.status().message()));
+  auto model = flags->GetString("model");
+  if (!model.ok()) return UsageError(kName, std::string(model.status().message()));
+  if (flags->Has("prompt") == flags->Has("prompt-ids")) {
+    return UsageError(kName, "give exactly one of --prompt or --prompt-ids");
+  }
+  const std::string format = flags->GetString("format", "text");
+  if (format != "json" && format != "text") {
+    return UsageError(kName, "--format must be json or text, got '" + format + "'");
+  }
+
+  GenerateRequest req;
+  auto max_tokens = flags->GetInt("max-tokens", 16);
+  auto logprobs = flags->GetInt("logprobs", 0);
+  auto threads = flags->GetInt("threads", 0);
+  auto chunk = flags->GetInt("prefill-chunk", 0);
+  auto temperature = flags->GetDouble("temperature", std::nullopt);
+  auto top_k = flags->GetInt("top-k", std::nullopt);
+  auto top_p = flags->GetDouble("top-p", std::nullopt);
+  auto min_p = flags->GetDouble("min-p", std::nullopt);
+  auto seed = flags->GetInt("seed", 0);
+  auto rep = flags->GetDouble("repetition-penalty", 1.0);
+  auto pres = flags->GetDouble("presence-penalty", 0.0);
+  auto freq = flags->GetDouble("frequency-penalty", 0.0);
+  for (const absl::Status& s :
+       {max_tokens.status(), logprobs.status(), threads.status(), chunk.status(), seed.status(),
+        rep.status(), pres.status(), freq.status()}) {
+    if (!s.ok()) return UsageError(kName, std::string(s.message()));
+  }
+  req.max_tokens = *max_tokens;
+  req.logprobs = static_cast<int>(*logprobs);
+  req.prefill_chunk = *chunk;
+  if (*threads < 0) return UsageError(kName, "--threads must be >= 0");
+
+  LocalEngineOptions options;
+  options.num_threads = static_cast<int>(*threads);
+  options.progress = flags->GetBool("progress");
+  auto engine_or = LocalEngine::Open(*model, options);
+  if (!engine_or.ok()) return StatusExit(kName, engine_or.status());
+  LocalEngine& engine = **engine_or;
+  const GenerationConfig& gen = engine.generation_config();
+
+  // Sampling: flags override generation_config.json, which overrides the neutral defaults.
+  SamplingParams& sp = req.sampling;
+  auto pick = [&](const char* flag, const absl::StatusOr<double>& v, std::optional<double> cfg,
+                  double fallback) -> absl::StatusOr<double> {
+    if (flags->Has(flag)) return v;
+    return cfg.value_or(fallback);
+  };
+  auto t = pick("temperature", temperature, gen.temperature, 1.0);
+  auto p = pick("top-p", top_p, gen.top_p, 1.0);
+  auto m = pick("min-p", min_p, gen.min_p, 0.0);
+  for (const absl::Status& s : {t.status(), p.status(), m.status()}) {
+    if (!s.ok()) return UsageError(kName, std::string(s.message()));
+  }
+  sp.temperature = static_cast<float>(*t);
+  sp.top_p = static_cast<float>(*p);
+  sp.min_p = static_cast<float>(*m);
+  if (flags->Has("top-k")) {
+    if (!top_k.ok()) return UsageError(kName, std::string(top_k.status().message()));
+    sp.top_k = static_cast<int32_t>(*top_k);
+  } else {
+    sp.top_k = static_cast<int32_t>(gen.top_k.value_or(0));
+  }
+  sp.seed = static_cast<uint64_t>(*seed);
+  sp.repetition_penalty = static_cast<float>(*rep);
+  sp.presence_penalty = static_cast<float>(*pres);
+  sp.frequency_penalty = static_cast<float>(*freq);
+  if (absl::Status s = sp.Validate(); !s.ok()) return UsageError(kName, std::string(s.message()));
+  if (!flags->GetBool("ignore-eos")) req.stop_ids = gen.eos_token_ids;
+
+  if (flags->Has("prompt-ids")) {
+    auto ids = flags->GetIntList("prompt-ids");
+    if (!ids.ok()) return UsageError(kName, std::string(ids.status().message()));
+    for (int64_t id : *ids) {
+      if (id < 0 || id >= engine.config().vocab_size) {
+        return UsageError(kName, absl::StrCat("prompt token id ", id,
+                                              " is outside the vocabulary [0, ",
+                                              engine.config().vocab_size, ")"));
+      }
+      req.prompt.push_back(static_cast<int32_t>(id));
+    }
+  } else {
+    return UsageError(kName, "--prompt needs the tokenizer, which this build lacks; use --prompt-ids");
+  }
+
+  auto result = engine.generator()->Generate(req);
+  if (!result.ok()) return StatusExit(kName, result.status());
+
+  if (format == "text") {
+    for (size_t i = 0; i < result->token_ids.size(); ++i) {
+      std::printf("%s%d", i ? "," : "", result->token_ids[i]);
+    }
+    std::printf("\n");
+    return 0;
+  }
+  nlohmann::json out;
+  out["token_ids"] = result->token_ids;
+  out["text"] = "";
+  nlohmann::json lps = nlohmann::json::array();
+  for (const TokenLogprob& lp : result->logprobs) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& [id, v] : lp.top) top.push_back({id, v});
+    lps.push_back({{"token_id", lp.token_id}, {"logprob", lp.logprob}, {"top", top}});
+  }
+  out["logprobs"] = lps;
+  out["finish_reason"] = result->finish_reason;
+  out["timings"] = {{"prompt_tokens", result->prompt_tokens},
+                    {"prefill_seconds", result->prefill_seconds},
+                    {"generated_tokens", result->token_ids.size()},
+                    {"decode_seconds", result->decode_seconds}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace moeserve::cli

@@ -1,0 +1,46 @@
+// Views of the dense (non-expert) weights an attention worker runs: embeddings, attention,
+// norms, the MoE gate, dense MLPs and lm_head. The views point into the mmapped checkpoint
+// (common/safetensors.h); the TensorStore must outlive them.
+#ifndef MOESERVE_WORKER_MODEL_WEIGHTS_H_
+#define MOESERVE_WORKER_MODEL_WEIGHTS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/model_config.h"
+#include "common/safetensors.h"
+#include "kernels/backend.h"
+
+namespace moeserve {
+
+struct WeightRef {
+  const void* data = nullptr;
+  kernels::WeightType type = kernels::WeightType::kBF16;
+};
+
+// Looks up `name`, checks its shape is `shape`, and returns a view.
+absl::StatusOr<WeightRef> GetWeight(const TensorStore& store, const std::string& name,
+                                    const std::vector<int64_t>& shape);
+
+struct LayerWeights {
+  WeightRef input_norm, post_attention_norm;        // [hidden]
+  WeightRef q_proj, k_proj, v_proj, o_proj;          // HF Linear layouts
+  WeightRef q_norm, k_norm;                          // [head_dim]
+  bool moe = false;
+  WeightRef router;                                  // [num_experts, hidden] (moe)
+  WeightRef mlp_gate, mlp_up, mlp_down;              // dense MLP (!moe)
+};
+
+struct ModelWeights {
+  WeightRef embed;       // [vocab, hidden]
+  WeightRef final_norm;  // [hidden]
+  WeightRef lm_head;     // [vocab, hidden] (the embedding when tied)
+  std::vector<LayerWeights> layers;
+
+  static absl::StatusOr<ModelWeights> Load(const ModelConfig& config, const TensorStore& store);
+};
+
+}  // namespace moeserve
+
+#endif  // MOESERVE_WORKER_MODEL_WEIGHTS_H_
