@@ -90,11 +90,11 @@ class ReasoningStreamParser {
 
  private:
   enum class State {
-    kStart,           // byte 0 not yet decided: `<think>` or content?
-    kReasoningLead,   // in reasoning, the optional leading "\n" not yet seen
-    kReasoning,       // in reasoning, looking for `</think>`
-    kContentLead,     // after `</think>`, dropping "\n"
-    kContent,         // plain content until the end
+    kStart,          // byte 0 not yet decided: `<think>` or content?
+    kReasoningLead,  // in reasoning, the optional leading "\n" not yet seen
+    kReasoning,      // in reasoning, looking for `</think>`
+    kContentLead,    // after `</think>`, dropping "\n"
+    kContent,        // plain content until the end
   };
 
   void Feed(char c, Delta* out);

@@ -55,9 +55,7 @@ ToolCallIdGenerator MakeRandomToolCallIdGenerator() {
 
 ToolCallIdGenerator MakeSequentialToolCallIdGenerator(std::string prefix) {
   auto counter = std::make_shared<uint64_t>(0);
-  return [prefix = std::move(prefix), counter]() {
-    return prefix + std::to_string((*counter)++);
-  };
+  return [prefix = std::move(prefix), counter]() { return prefix + std::to_string((*counter)++); };
 }
 
 std::optional<ToolCall> ParseToolCallBody(std::string_view body) {
@@ -77,9 +75,8 @@ std::optional<ToolCall> ParseToolCallBody(std::string_view body) {
     } else if (arguments->is_string()) {
       call.arguments = arguments->get<std::string>();
     } else if (arguments->is_object()) {
-      call.arguments =
-          arguments->dump(/*indent=*/-1, /*indent_char=*/' ', /*ensure_ascii=*/false,
-                          nlohmann::ordered_json::error_handler_t::replace);
+      call.arguments = arguments->dump(/*indent=*/-1, /*indent_char=*/' ', /*ensure_ascii=*/false,
+                                       nlohmann::ordered_json::error_handler_t::replace);
     } else {
       return std::nullopt;
     }

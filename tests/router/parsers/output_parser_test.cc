@@ -9,8 +9,8 @@
 namespace moeserve::parsers {
 namespace {
 
-using testing::Chunks;
 using testing::ChunkingPlan;
+using testing::Chunks;
 using testing::Describe;
 using testing::ForEachChunking;
 using testing::StreamOutput;
@@ -53,8 +53,8 @@ const std::string kCallAfterThinking =
     "<think>\nI should call the tool.\n</think>\n\n" + kWeatherBlock;
 const std::string kCallInsideThinking =
     "<think>\nMaybe " + kFBlock + " no.\n</think>\n\nNo tool needed.";
-const std::string kOpenedTwoCalls = "Thinking...\n</think>\n\nSure.\n" + kABlock + "\n" +
-                                    kBStringArgsBlock + "\n";
+const std::string kOpenedTwoCalls =
+    "Thinking...\n</think>\n\nSure.\n" + kABlock + "\n" + kBStringArgsBlock + "\n";
 const std::string kMalformedAfterThinking =
     "<think>\nok\n</think>\n\n" + kMalformedBlock + "\nDone";
 const std::string kTruncatedInThinking = "<think>\nLet me consider " + kFNoArgsBlock + " and";
@@ -65,14 +65,16 @@ const std::string kUnicodeNoCalls =
 const std::string kSeveralUnicodeCalls = "<think>\n\n</think>\n\nChecking both.\n" + kTokyoBlock +
                                          "\n" + kZurichBlock + "\nBoth requested.";
 const std::string kNoThinkingOneCall = "Hello! " + kSearchBlock;
-const std::string kMixed = "<think>\na\n</think>\n\n" + kMalformedBlock + "\n" + kABlock +
-                           "\n<tool_call>\n{\"na";
+const std::string kMixed =
+    "<think>\na\n</think>\n\n" + kMalformedBlock + "\n" + kABlock + "\n<tool_call>\n{\"na";
 
 struct Case {
   std::string name;
   std::string text;
   OutputParserOptions options;
   ParsedOutput expected;
+
+  friend void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 };
 
 std::vector<Case> Cases() {
@@ -85,83 +87,137 @@ std::vector<Case> Cases() {
   const ToolCall search = Call("call_0", "search", R"({"q":"a b"})");
   return {
       // One call after thinking.
-      {"call_after_thinking/think", kCallAfterThinking, kThink,
+      {"call_after_thinking/think",
+       kCallAfterThinking,
+       kThink,
        {"I should call the tool.", "", {weather}}},
-      {"call_after_thinking/opened", kCallAfterThinking, kOpened,
+      {"call_after_thinking/opened",
+       kCallAfterThinking,
+       kOpened,
        {"<think>\nI should call the tool.", "", {weather}}},
-      {"call_after_thinking/off", kCallAfterThinking, kOff,
+      {"call_after_thinking/off",
+       kCallAfterThinking,
+       kOff,
        {"", "<think>\nI should call the tool.\n</think>\n\n", {weather}}},
-      {"call_after_thinking/off_opened", kCallAfterThinking, kOffOpened,
+      {"call_after_thinking/off_opened",
+       kCallAfterThinking,
+       kOffOpened,
        {"", "<think>\nI should call the tool.\n</think>\n\n", {weather}}},
-      {"call_after_thinking/no_tools", kCallAfterThinking, kThinkNoTools,
+      {"call_after_thinking/no_tools",
+       kCallAfterThinking,
+       kThinkNoTools,
        {"I should call the tool.", kWeatherBlock, {}}},
       // A call inside reasoning is reasoning text.
-      {"call_inside_thinking/think", kCallInsideThinking, kThink,
+      {"call_inside_thinking/think",
+       kCallInsideThinking,
+       kThink,
        {"Maybe " + kFBlock + " no.", "No tool needed.", {}}},
-      {"call_inside_thinking/opened", kCallInsideThinking, kOpened,
+      {"call_inside_thinking/opened",
+       kCallInsideThinking,
+       kOpened,
        {"<think>\nMaybe " + kFBlock + " no.", "No tool needed.", {}}},
-      {"call_inside_thinking/off", kCallInsideThinking, kOff,
+      {"call_inside_thinking/off",
+       kCallInsideThinking,
+       kOff,
        {"", "<think>\nMaybe no.\n</think>\n\nNo tool needed.", {f_empty}}},
-      {"call_inside_thinking/off_opened", kCallInsideThinking, kOffOpened,
+      {"call_inside_thinking/off_opened",
+       kCallInsideThinking,
+       kOffOpened,
        {"", "<think>\nMaybe no.\n</think>\n\nNo tool needed.", {f_empty}}},
       // Template-opened reasoning, two calls (object and string arguments).
       {"opened_two_calls/opened", kOpenedTwoCalls, kOpened, {"Thinking...", "Sure.\n", {a0, b1}}},
-      {"opened_two_calls/think", kOpenedTwoCalls, kThink,
+      {"opened_two_calls/think",
+       kOpenedTwoCalls,
+       kThink,
        {"", "Thinking...\n</think>\n\nSure.\n", {a0, b1}}},
-      {"opened_two_calls/off", kOpenedTwoCalls, kOff,
+      {"opened_two_calls/off",
+       kOpenedTwoCalls,
+       kOff,
        {"", "Thinking...\n</think>\n\nSure.\n", {a0, b1}}},
-      {"opened_two_calls/off_opened", kOpenedTwoCalls, kOffOpened,
+      {"opened_two_calls/off_opened",
+       kOpenedTwoCalls,
+       kOffOpened,
        {"", "Thinking...\n</think>\n\nSure.\n", {a0, b1}}},
       // Malformed JSON stays content.
-      {"malformed/think", kMalformedAfterThinking, kThink,
-       {"ok", kMalformedBlock + "\nDone", {}}},
-      {"malformed/opened", kMalformedAfterThinking, kOpened,
+      {"malformed/think", kMalformedAfterThinking, kThink, {"ok", kMalformedBlock + "\nDone", {}}},
+      {"malformed/opened",
+       kMalformedAfterThinking,
+       kOpened,
        {"<think>\nok", kMalformedBlock + "\nDone", {}}},
       {"malformed/off", kMalformedAfterThinking, kOff, {"", kMalformedAfterThinking, {}}},
-      {"malformed/off_opened", kMalformedAfterThinking, kOffOpened,
+      {"malformed/off_opened",
+       kMalformedAfterThinking,
+       kOffOpened,
        {"", kMalformedAfterThinking, {}}},
       // Truncated inside thinking: all reasoning.
-      {"truncated_in_thinking/think", kTruncatedInThinking, kThink,
+      {"truncated_in_thinking/think",
+       kTruncatedInThinking,
+       kThink,
        {"Let me consider " + kFNoArgsBlock + " and", "", {}}},
-      {"truncated_in_thinking/opened", kTruncatedInThinking, kOpened,
+      {"truncated_in_thinking/opened",
+       kTruncatedInThinking,
+       kOpened,
        {"<think>\nLet me consider " + kFNoArgsBlock + " and", "", {}}},
-      {"truncated_in_thinking/off", kTruncatedInThinking, kOff,
+      {"truncated_in_thinking/off",
+       kTruncatedInThinking,
+       kOff,
        {"", "<think>\nLet me consider and", {f_empty}}},
-      {"truncated_in_thinking/off_opened", kTruncatedInThinking, kOffOpened,
+      {"truncated_in_thinking/off_opened",
+       kTruncatedInThinking,
+       kOffOpened,
        {"", "<think>\nLet me consider and", {f_empty}}},
       // Truncated inside a tool call: the unclosed block is content.
-      {"truncated_in_call/think", kTruncatedInCall, kThink,
+      {"truncated_in_call/think",
+       kTruncatedInCall,
+       kThink,
        {"x", "<tool_call>\n{\"name\": \"f\", \"argu", {}}},
-      {"truncated_in_call/opened", kTruncatedInCall, kOpened,
+      {"truncated_in_call/opened",
+       kTruncatedInCall,
+       kOpened,
        {"<think>\nx", "<tool_call>\n{\"name\": \"f\", \"argu", {}}},
       {"truncated_in_call/off", kTruncatedInCall, kOff, {"", kTruncatedInCall, {}}},
       {"truncated_in_call/off_opened", kTruncatedInCall, kOffOpened, {"", kTruncatedInCall, {}}},
       // Unicode, zero calls.
-      {"unicode_no_calls/think", kUnicodeNoCalls, kThink,
+      {"unicode_no_calls/think",
+       kUnicodeNoCalls,
+       kThink,
        {"用户问天气。🌧️", "Il pleut à Paris — 下雨了。", {}}},
-      {"unicode_no_calls/opened", kUnicodeNoCalls, kOpened,
+      {"unicode_no_calls/opened",
+       kUnicodeNoCalls,
+       kOpened,
        {"<think>\n用户问天气。🌧️", "Il pleut à Paris — 下雨了。", {}}},
       {"unicode_no_calls/off", kUnicodeNoCalls, kOff, {"", kUnicodeNoCalls, {}}},
       {"unicode_no_calls/off_opened", kUnicodeNoCalls, kOffOpened, {"", kUnicodeNoCalls, {}}},
       // Several calls with unicode arguments and text between them.
-      {"several_calls/think", kSeveralUnicodeCalls, kThink,
+      {"several_calls/think",
+       kSeveralUnicodeCalls,
+       kThink,
        {"", "Checking both.\nBoth requested.", {tokyo, zurich}}},
-      {"several_calls/opened", kSeveralUnicodeCalls, kOpened,
+      {"several_calls/opened",
+       kSeveralUnicodeCalls,
+       kOpened,
        {"<think>\n", "Checking both.\nBoth requested.", {tokyo, zurich}}},
-      {"several_calls/off", kSeveralUnicodeCalls, kOff,
+      {"several_calls/off",
+       kSeveralUnicodeCalls,
+       kOff,
        {"", "<think>\n\n</think>\n\nChecking both.\nBoth requested.", {tokyo, zurich}}},
-      {"several_calls/off_opened", kSeveralUnicodeCalls, kOffOpened,
+      {"several_calls/off_opened",
+       kSeveralUnicodeCalls,
+       kOffOpened,
        {"", "<think>\n\n</think>\n\nChecking both.\nBoth requested.", {tokyo, zurich}}},
       // No thinking in the output.
       {"no_thinking_one_call/off", kNoThinkingOneCall, kOff, {"", "Hello! ", {search}}},
-      {"no_thinking_one_call/off_opened", kNoThinkingOneCall, kOffOpened,
+      {"no_thinking_one_call/off_opened",
+       kNoThinkingOneCall,
+       kOffOpened,
        {"", "Hello! ", {search}}},
       {"no_thinking_one_call/think", kNoThinkingOneCall, kThink, {"", "Hello! ", {search}}},
       {"no_thinking_one_call/opened", kNoThinkingOneCall, kOpened, {kNoThinkingOneCall, "", {}}},
       // Malformed, valid and unclosed blocks in one output.
-      {"mixed/think", kMixed, kThink,
-       {"a", kMalformedBlock + "\n<tool_call>\n{\"na", {a0}}},
-      {"mixed/off", kMixed, kOff,
+      {"mixed/think", kMixed, kThink, {"a", kMalformedBlock + "\n<tool_call>\n{\"na", {a0}}},
+      {"mixed/off",
+       kMixed,
+       kOff,
        {"", "<think>\na\n</think>\n\n" + kMalformedBlock + "\n<tool_call>\n{\"na", {a0}}},
       // Empty output.
       {"empty/think", "", kThink, {}},
@@ -191,8 +247,8 @@ TEST_P(OutputCaseTest, EveryChunkingMatchesExpected) {
     absl::StatusOr<ParsedOutput> result =
         StreamOutput(chunks, c.options, MakeSequentialToolCallIdGenerator());
     ASSERT_TRUE(result.ok()) << label << ": " << result.status();
-    ASSERT_EQ(*result, c.expected) << label << ": " << Describe(*result) << "\nexpected "
-                                   << Describe(c.expected);
+    ASSERT_EQ(*result, c.expected)
+        << label << ": " << Describe(*result) << "\nexpected " << Describe(c.expected);
   });
   EXPECT_GT(chunkings, static_cast<int>(c.text.size()));
 }

@@ -19,8 +19,7 @@ FuzzCase DecodeFuzzInput(const uint8_t* data, size_t size) {
   k = std::min(k, size - pos);
   const uint8_t* lengths = data + pos;
   pos += k;
-  fuzz_case.text =
-      std::string_view(reinterpret_cast<const char*>(data) + pos, size - pos);
+  fuzz_case.text = std::string_view(reinterpret_cast<const char*>(data) + pos, size - pos);
   size_t cut = 0;
   for (size_t i = 0; i < k; ++i) {
     cut = std::min(cut + (lengths[i] & 31), fuzz_case.text.size());
@@ -49,8 +48,8 @@ std::string EncodeFuzzInput(const OutputParserOptions& options,
 namespace {
 
 std::string Dump(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 absl::Status CheckInvariants(const FuzzCase& c, const ParsedOutput& out) {

@@ -16,13 +16,13 @@ absl::Status Check(const std::string& input) {
 }
 
 OutputParserOptions OptionsFromBits(int bits) {
-  return {.reasoning = {.thinking_enabled = (bits & 1) != 0,
-                        .prompt_opened_think = (bits & 2) != 0},
-          .parse_tool_calls = (bits & 4) != 0};
+  return {
+      .reasoning = {.thinking_enabled = (bits & 1) != 0, .prompt_opened_think = (bits & 2) != 0},
+      .parse_tool_calls = (bits & 4) != 0};
 }
 
-const std::vector<std::string>& Seeds() {
-  static const auto* seeds = new std::vector<std::string>{
+std::vector<std::string> Seeds() {
+  return {
       "",
       "<think>\nI should look it up.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", "
       "\"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
@@ -31,12 +31,12 @@ const std::vector<std::string>& Seeds() {
       "<think>\nmaybe <tool_call>{\"name\": \"f\"}</tool_call>\n</think>\n\nno",
       "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1,}}\n</tool_call>",
       "<tool_call>\n{\"name\": \"f\", \"argu",
-      "<think>\n思考 🤔\n</think>\n\n答え <tool_call>{\"name\":\"翻訳\",\"arguments\":{\"t\":\"é\"}}"
+      "<think>\n思考 🤔\n</think>\n\n答え "
+      "<tool_call>{\"name\":\"翻訳\",\"arguments\":{\"t\":\"é\"}}"
       "</tool_call> ✅",
       "<thi<think></thin</think><tool_cal<tool_call></tool_cal</tool_call>",
       "\n\n\n</think>\n\n\n<tool_call>\n\n{\"name\":\"x\"}\n\n</tool_call>\n\n\n",
   };
-  return *seeds;
 }
 
 TEST(ParsersFuzz, SeedsUnderEveryOptionAndChunking) {
@@ -72,8 +72,7 @@ TEST(ParsersFuzz, DecodeClampsEverything) {
 TEST(ParsersFuzz, EncodeDecodeRoundTrip) {
   const std::string input =
       EncodeFuzzInput(OptionsFromBits(5), {2, 40, 3}, /*bytewise_tail=*/false, "abcdefghij");
-  const FuzzCase c =
-      DecodeFuzzInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
+  const FuzzCase c = DecodeFuzzInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
   EXPECT_EQ(c.text, "abcdefghij");
   EXPECT_TRUE(c.options.reasoning.thinking_enabled);
   EXPECT_FALSE(c.options.reasoning.prompt_opened_think);
@@ -84,12 +83,47 @@ TEST(ParsersFuzz, EncodeDecodeRoundTrip) {
 // Random outputs from a vocabulary biased toward the parsers' edge cases.
 std::string RandomOutput(std::mt19937_64& rng) {
   static const std::vector<std::string> kPieces = {
-      "<think>", "</think>", "<tool_call>", "</tool_call>", "<think", "</thi", "<tool_",
-      "</tool_c", "<", "</", ">", "\n", "\n\n", " ", "\t", "\r\n", "{", "}", "[", "]", "\"",
-      "\\", ":", ",", "\"name\"", "\"arguments\"", "\"f\"", "\"\"", "null", "1", "1.50",
-      "{\"name\": \"f\", \"arguments\": {\"a\": [1, {\"b\": null}]}}", "{\"name\": \"g\"}",
-      "{\"name\": \"h\", \"arguments\": \"{\\\"k\\\": 1}\"}", "{\"name\": 1}", "text", "é", "你好",
-      "🙂", "\\u00e9", "\xff"};
+      "<think>",
+      "</think>",
+      "<tool_call>",
+      "</tool_call>",
+      "<think",
+      "</thi",
+      "<tool_",
+      "</tool_c",
+      "<",
+      "</",
+      ">",
+      "\n",
+      "\n\n",
+      " ",
+      "\t",
+      "\r\n",
+      "{",
+      "}",
+      "[",
+      "]",
+      "\"",
+      "\\",
+      ":",
+      ",",
+      "\"name\"",
+      "\"arguments\"",
+      "\"f\"",
+      "\"\"",
+      "null",
+      "1",
+      "1.50",
+      "{\"name\": \"f\", \"arguments\": {\"a\": [1, {\"b\": null}]}}",
+      "{\"name\": \"g\"}",
+      "{\"name\": \"h\", \"arguments\": \"{\\\"k\\\": 1}\"}",
+      "{\"name\": 1}",
+      "text",
+      "é",
+      "你好",
+      "🙂",
+      "\\u00e9",
+      "\xff"};
   std::uniform_int_distribution<size_t> count(0, 40);
   std::uniform_int_distribution<size_t> pick(0, kPieces.size() - 1);
   std::string out;
@@ -123,8 +157,7 @@ TEST(ParsersFuzz, SeededRandomBytes) {
   for (int i = 0; i < 2000; ++i) {
     std::string input;
     for (int n = size(rng), k = 0; k < n; ++k) {
-      input.push_back(k < 8 || byte(rng) < 32 ? static_cast<char>(byte(rng))
-                                              : alphabet[pick(rng)]);
+      input.push_back(k < 8 || byte(rng) < 32 ? static_cast<char>(byte(rng)) : alphabet[pick(rng)]);
     }
     const absl::Status status = Check(input);
     ASSERT_TRUE(status.ok()) << status << "\niteration " << i;

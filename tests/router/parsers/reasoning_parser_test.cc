@@ -9,8 +9,8 @@
 namespace moeserve::parsers {
 namespace {
 
-using testing::Chunks;
 using testing::ChunkingPlan;
+using testing::Chunks;
 using testing::ForEachChunking;
 using testing::StreamReasoning;
 
@@ -25,6 +25,8 @@ struct Case {
   ReasoningOptions options;
   std::string reasoning;
   std::string content;
+
+  friend void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 };
 
 std::vector<Case> Cases() {
@@ -35,10 +37,9 @@ std::vector<Case> Cases() {
       {"empty_thinking", "<think>\n\n</think>\n\nHi", kThink, "", "Hi"},
       {"single_newline_thinking", "<think>\n</think>", kThink, "", ""},
       {"tags_only", "<think></think>\n\n", kThink, "", ""},
-      {"only_one_newline_each_side_stripped", "<think>\n\nA\n\n</think>\n\n\nB\n", kThink,
-       "\nA\n", "B\n"},
-      {"content_keeps_leading_spaces", "<think>a</think>\n\n  indented", kThink, "a",
-       "  indented"},
+      {"only_one_newline_each_side_stripped", "<think>\n\nA\n\n</think>\n\n\nB\n", kThink, "\nA\n",
+       "B\n"},
+      {"content_keeps_leading_spaces", "<think>a</think>\n\n  indented", kThink, "a", "  indented"},
       {"multiline_reasoning", "<think>\nStep 1.\nStep 2.\n</think>\n\nDone.", kThink,
        "Step 1.\nStep 2.", "Done."},
       {"truncated_in_reasoning", "<think>\nStill thinking", kThink, "Still thinking", ""},
@@ -54,20 +55,19 @@ std::vector<Case> Cases() {
       {"nested_start_is_reasoning", "<think>a<think>b</think>c", kThink, "a<think>b", "c"},
       {"near_miss_end_tags", "<think>a </think b <</think>c", kThink, "a </think b <", "c"},
       {"newline_then_near_miss", "<think>x\n</thinx\n\n</think>", kThink, "x\n</thinx\n", ""},
-      {"crlf_is_not_stripped", "<think>\r\nA\r\n</think>\r\n\r\nB", kThink, "\r\nA\r",
-       "\r\n\r\nB"},
-      {"unicode", "<think>\n思考中… 🤔\n</think>\n\n答案是 42 ✅", kThink, "思考中… 🤔",
-       "答案是 42 ✅"},
+      {"crlf_is_not_stripped", "<think>\r\nA\r\n</think>\r\n\r\nB", kThink, "\r\nA\r", "\r\n\r\nB"},
+      {"unicode", "<think>\n思考中… 🤔\n</think>\n\n答案是 42 ✅", kThink,
+       "思考中… 🤔", "答案是 42 ✅"},
       {"unicode_next_to_tags", "<think>é</think>ü", kThink, "é", "ü"},
       // The template opened <think>: the output starts in reasoning.
-      {"opened_typical", "Let me think.\n</think>\n\nAnswer", kOpened, "Let me think.",
-       "Answer"},
+      {"opened_typical", "Let me think.\n</think>\n\nAnswer", kOpened, "Let me think.", "Answer"},
       {"opened_leading_newline", "\nabc\n</think>\n\nX", kOpened, "abc", "X"},
       {"opened_think_tag_is_text", "<think>x</think>y", kOpened, "<think>x", "y"},
       {"opened_truncated", "\nabc", kOpened, "abc", ""},
       {"opened_empty", "", kOpened, "", ""},
       {"opened_only_end", "\n</think>\n\nX", kOpened, "", "X"},
-      {"opened_unicode", "Ünïcödé 🙂\n</think>\n\n終わり", kOpened, "Ünïcödé 🙂", "終わり"},
+      {"opened_unicode", "Ünïcödé 🙂\n</think>\n\n終わり", kOpened, "Ünïcödé 🙂",
+       "終わり"},
       // Thinking disabled: everything is content, verbatim.
       {"off_typical", "<think>\na\n</think>\n\nb", kOff, "", "<think>\na\n</think>\n\nb"},
       {"off_end_tag_is_content", "x</think>\n\ny", kOff, "", "x</think>\n\ny"},

@@ -14,7 +14,8 @@ namespace {
 constexpr uint64_t kScanSlack = 16;
 
 std::string Quote(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // Accumulates tool-call deltas into calls, checking the protocol.
@@ -23,8 +24,8 @@ absl::Status AddToolCallDeltas(const std::vector<ToolCallDelta>& deltas,
   for (const ToolCallDelta& delta : deltas) {
     if (delta.is_header()) {
       if (delta.index != static_cast<int>(calls->size())) {
-        return absl::InternalError(absl::StrCat("header index ", delta.index, " but ",
-                                                calls->size(), " calls so far"));
+        return absl::InternalError(
+            absl::StrCat("header index ", delta.index, " but ", calls->size(), " calls so far"));
       }
       if (!delta.name.has_value() || delta.name->empty()) {
         return absl::InternalError("header without a name");
@@ -160,8 +161,7 @@ absl::StatusOr<ToolCallParseResult> StreamToolCalls(const Chunks& chunks,
   return result;
 }
 
-absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks,
-                                          const OutputParserOptions& options,
+absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks, const OutputParserOptions& options,
                                           ToolCallIdGenerator next_id,
                                           std::vector<OutputDelta>* deltas) {
   OutputParser parser(options, std::move(next_id));
@@ -186,8 +186,7 @@ absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks,
   return result;
 }
 
-absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks,
-                                          const OutputParserOptions& options,
+absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks, const OutputParserOptions& options,
                                           ToolCallIdGenerator next_id) {
   return StreamOutput(chunks, options, std::move(next_id), nullptr);
 }
@@ -207,22 +206,22 @@ absl::Status CheckStreamMatchesOneShot(std::string_view text, const Chunks& chun
   const ReasoningResult reasoning_once = ParseReasoning(text, options.reasoning);
   const ReasoningResult reasoning_stream = StreamReasoning(chunks, options.reasoning);
   if (reasoning_stream != reasoning_once) {
-    return absl::InternalError(absl::StrCat(
-        "reasoning: stream reasoning=", Quote(reasoning_stream.reasoning),
-        " content=", Quote(reasoning_stream.content), " vs one-shot reasoning=",
-        Quote(reasoning_once.reasoning), " content=", Quote(reasoning_once.content)));
+    return absl::InternalError(
+        absl::StrCat("reasoning: stream reasoning=", Quote(reasoning_stream.reasoning),
+                     " content=", Quote(reasoning_stream.content), " vs one-shot reasoning=",
+                     Quote(reasoning_once.reasoning), " content=", Quote(reasoning_once.content)));
   }
 
-  const ToolCallParseResult calls_once =
-      ParseToolCalls(text, MakeSequentialToolCallIdGenerator());
+  const ToolCallParseResult calls_once = ParseToolCalls(text, MakeSequentialToolCallIdGenerator());
   absl::StatusOr<ToolCallParseResult> calls_stream =
       StreamToolCalls(chunks, MakeSequentialToolCallIdGenerator());
   if (!calls_stream.ok()) return calls_stream.status();
   if (*calls_stream != calls_once) {
     return absl::InternalError(absl::StrCat(
-        "tool calls: stream ", Describe({.content = calls_stream->content,
-                                         .tool_calls = calls_stream->tool_calls}),
-        " vs one-shot ", Describe({.content = calls_once.content, .tool_calls = calls_once.tool_calls})));
+        "tool calls: stream ",
+        Describe({.content = calls_stream->content, .tool_calls = calls_stream->tool_calls}),
+        " vs one-shot ",
+        Describe({.content = calls_once.content, .tool_calls = calls_once.tool_calls})));
   }
 
   const ParsedOutput once = ParseOutput(text, options, MakeSequentialToolCallIdGenerator());

@@ -55,12 +55,10 @@ bool IsValidUtf8(std::string_view text);
 ReasoningResult StreamReasoning(const Chunks& chunks, const ReasoningOptions& options);
 absl::StatusOr<ToolCallParseResult> StreamToolCalls(const Chunks& chunks,
                                                     ToolCallIdGenerator next_id);
-absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks,
-                                          const OutputParserOptions& options,
+absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks, const OutputParserOptions& options,
                                           ToolCallIdGenerator next_id);
 // Also returns every delta (for UTF-8 and JSON checks on individual deltas).
-absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks,
-                                          const OutputParserOptions& options,
+absl::StatusOr<ParsedOutput> StreamOutput(const Chunks& chunks, const OutputParserOptions& options,
                                           ToolCallIdGenerator next_id,
                                           std::vector<OutputDelta>* deltas);
 

@@ -8,7 +8,7 @@ namespace moeserve::parsers {
 namespace {
 
 // Feeds text the way the parsers do; returns released text, counts complete matches.
-std::string Run(TagMatcher& m, std::string_view text, int* matches) {
+std::string FeedAll(TagMatcher& m, std::string_view text, int* matches) {
   std::string out;
   for (char c : text) {
     if (m.Continues(c)) {
@@ -28,7 +28,7 @@ std::string Run(TagMatcher& m, std::string_view text, int* matches) {
 TEST(TagMatcher, FindsEveryOccurrenceAndReleasesTheRest) {
   TagMatcher m("<think>");
   int matches = 0;
-  EXPECT_EQ(Run(m, "a<think>b<<thinkk<think><think", &matches), "ab<<thinkk");
+  EXPECT_EQ(FeedAll(m, "a<think>b<<thinkk<think><think", &matches), "ab<<thinkk");
   EXPECT_EQ(matches, 2);
   EXPECT_EQ(m.held(), "<think");
   EXPECT_EQ(m.matched(), 6u);
@@ -37,12 +37,12 @@ TEST(TagMatcher, FindsEveryOccurrenceAndReleasesTheRest) {
 TEST(TagMatcher, ReleaseAndResetEmptyTheCandidate) {
   TagMatcher m("</tool_call>");
   int matches = 0;
-  EXPECT_EQ(Run(m, "</tool", &matches), "");
+  EXPECT_EQ(FeedAll(m, "</tool", &matches), "");
   std::string out = "x";
   m.Release(&out);
   EXPECT_EQ(out, "x</tool");
   EXPECT_EQ(m.matched(), 0u);
-  Run(m, "</to", &matches);
+  FeedAll(m, "</to", &matches);
   m.Reset();
   EXPECT_TRUE(m.held().empty());
   EXPECT_EQ(matches, 0);

@@ -11,8 +11,8 @@
 namespace moeserve::parsers {
 namespace {
 
-using testing::Chunks;
 using testing::ChunkingPlan;
+using testing::Chunks;
 using testing::ForEachChunking;
 using testing::StreamToolCalls;
 
@@ -24,6 +24,8 @@ struct BodyCase {
   bool valid;
   std::string tool_name;
   std::string arguments;
+
+  friend void PrintTo(const BodyCase& c, std::ostream* os) { *os << c.name; }
 };
 
 std::vector<BodyCase> BodyCases() {
@@ -43,16 +45,17 @@ std::vector<BodyCase> BodyCases() {
       {"extra_keys_ignored", R"({"name":"f","arguments":{},"id":"x"})", true, "f", "{}"},
       {"unicode_raw", R"({"name":"天気","arguments":{"city":"東京","emoji":"🌧"}})", true,
        "天気", R"({"city":"東京","emoji":"🌧"})"},
-      {"unicode_escapes_decoded", R"({"name":"f","arguments":{"s":"\u00e9\ud83d\ude00"}})",
-       true, "f", R"({"s":"é😀"})"},
+      {"unicode_escapes_decoded", R"({"name":"f","arguments":{"s":"\u00e9\ud83d\ude00"}})", true,
+       "f", R"({"s":"é😀"})"},
       {"escapes_reserialized", R"({"name":"f","arguments":{"s":"a\"b\\c\n\t\/"}})", true, "f",
        R"({"s":"a\"b\\c\n\t/"})"},
       {"numbers", R"({"name":"f","arguments":{"i":-3,"f":1.50,"e":1e2,"z":0.0}})", true, "f",
        R"({"i":-3,"f":1.5,"e":100.0,"z":0.0})"},
-      {"whitespace_everywhere", " \t\r\n{ \"name\" : \"f\" , \"arguments\" : { \"a\" : [ 1 , 2 ] } }\n ",
-       true, "f", R"({"a":[1,2]})"},
-      {"unbalanced_brackets", "{\"name\":\"f\",\"arguments\":" + std::string(10, '[') + "{",
-       false, "", ""},
+      {"whitespace_everywhere",
+       " \t\r\n{ \"name\" : \"f\" , \"arguments\" : { \"a\" : [ 1 , 2 ] } }\n ", true, "f",
+       R"({"a":[1,2]})"},
+      {"unbalanced_brackets", "{\"name\":\"f\",\"arguments\":" + std::string(10, '[') + "{", false,
+       "", ""},
       {"missing_name", R"({"arguments":{}})", false, "", ""},
       {"empty_name", R"({"name":"","arguments":{}})", false, "", ""},
       {"name_not_string", R"({"name":7,"arguments":{}})", false, "", ""},
@@ -129,6 +132,8 @@ struct ContentCase {
   std::string text;
   std::string content;
   std::vector<ToolCall> calls;
+
+  friend void PrintTo(const ContentCase& c, std::ostream* os) { *os << c.name; }
 };
 
 std::vector<ContentCase> ContentCases() {
@@ -136,46 +141,65 @@ std::vector<ContentCase> ContentCases() {
   const ToolCall time0 = Call("call_0", "get_time", R"({"tz":"Europe/Paris"})");
   const ToolCall time1 = Call("call_1", "get_time", R"({"tz":"Europe/Paris"})");
   return {
-      {"no_calls", "Just text, with <b>tags</b> and a < b.", "Just text, with <b>tags</b> and a < b.",
+      {"no_calls",
+       "Just text, with <b>tags</b> and a < b.",
+       "Just text, with <b>tags</b> and a < b.",
        {}},
       {"empty", "", "", {}},
       {"one_call", kWeather, "", {weather0}},
-      {"text_before_keeps_whitespace", "Let me check.\n\n" + kWeather, "Let me check.\n\n",
+      {"text_before_keeps_whitespace",
+       "Let me check.\n\n" + kWeather,
+       "Let me check.\n\n",
        {weather0}},
       {"whitespace_after_call_dropped", kWeather + "\n \t\r\nThanks.", "Thanks.", {weather0}},
       {"two_calls_qwen_layout", kWeather + "\n" + kTime + "\n", "", {weather0, time1}},
-      {"text_between_and_after", "A" + kWeather + "\n B " + kTime + " C", "AB C",
+      {"text_between_and_after",
+       "A" + kWeather + "\n B " + kTime + " C",
+       "AB C",
        {weather0, time1}},
       {"malformed_stays_verbatim", "x" + kMalformed + "\ny", "x" + kMalformed + "\ny", {}},
       {"missing_name_stays_verbatim", kNoName + "\n", kNoName + "\n", {}},
       {"malformed_then_valid", kMalformed + "\n" + kTime, kMalformed + "\n", {time0}},
-      {"valid_then_malformed", kTime + "\n" + kMalformed, kMalformed,
-       {time0}},
-      {"unclosed_stays_verbatim", "a<tool_call>\n{\"name\": \"f\"",
-       "a<tool_call>\n{\"name\": \"f\"", {}},
-      {"valid_then_unclosed", kTime + "\n<tool_call>\n{\"name\"", "<tool_call>\n{\"name\"",
+      {"valid_then_malformed", kTime + "\n" + kMalformed, kMalformed, {time0}},
+      {"unclosed_stays_verbatim",
+       "a<tool_call>\n{\"name\": \"f\"",
+       "a<tool_call>\n{\"name\": \"f\"",
+       {}},
+      {"valid_then_unclosed",
+       kTime + "\n<tool_call>\n{\"name\"",
+       "<tool_call>\n{\"name\"",
        {time0}},
       {"partial_open_tag_at_end", "abc<tool_ca", "abc<tool_ca", {}},
       {"stray_close_tag", "</tool_call> hi", "</tool_call> hi", {}},
-      {"near_miss_open_tag", "<tool_cal>{\"name\":\"f\"}</tool_call>",
-       "<tool_cal>{\"name\":\"f\"}</tool_call>", {}},
+      {"near_miss_open_tag",
+       "<tool_cal>{\"name\":\"f\"}</tool_call>",
+       "<tool_cal>{\"name\":\"f\"}</tool_call>",
+       {}},
       {"open_inside_block_makes_it_malformed",
        "<tool_call><tool_call>{\"name\":\"f\"}</tool_call>",
-       "<tool_call><tool_call>{\"name\":\"f\"}</tool_call>", {}},
+       "<tool_call><tool_call>{\"name\":\"f\"}</tool_call>",
+       {}},
       {"close_tag_inside_json_string_ends_block",
        "<tool_call>{\"name\":\"f\",\"arguments\":{\"x\":\"</tool_call>\"}}</tool_call>",
-       "<tool_call>{\"name\":\"f\",\"arguments\":{\"x\":\"</tool_call>\"}}</tool_call>", {}},
+       "<tool_call>{\"name\":\"f\",\"arguments\":{\"x\":\"</tool_call>\"}}</tool_call>",
+       {}},
       {"string_arguments",
-       "<tool_call>{\"name\":\"f\",\"arguments\":\"{\\\"q\\\": \\\"a b\\\"}\"}</tool_call>", "",
+       "<tool_call>{\"name\":\"f\",\"arguments\":\"{\\\"q\\\": \\\"a b\\\"}\"}</tool_call>",
+       "",
        {Call("call_0", "f", "{\"q\": \"a b\"}")}},
       {"unicode_around_and_inside",
        "Voilà 👉 <tool_call>\n{\"name\": \"traduire\", \"arguments\": {\"texte\": \"猫は可愛い\"}}\n"
        "</tool_call>\n✅ fini",
-       "Voilà 👉 ✅ fini", {Call("call_0", "traduire", R"({"texte":"猫は可愛い"})")}},
-      {"lt_characters_in_text", "a<b<<tool_call>{\"name\":\"f\"}</tool_call><", "a<b<<",
+       "Voilà 👉 ✅ fini",
+       {Call("call_0", "traduire", R"({"texte":"猫は可愛い"})")}},
+      {"lt_characters_in_text",
+       "a<b<<tool_call>{\"name\":\"f\"}</tool_call><",
+       "a<b<<",
        {Call("call_0", "f", "{}")}},
       {"adjacent_calls", kWeather + kTime, "", {weather0, time1}},
-      {"three_calls_same_name", kTime + kTime + "\n" + kTime, "",
+      {"three_calls_same_name",
+       kTime + kTime + "\n" + kTime,
+       "",
        {time0, time1, Call("call_2", "get_time", R"({"tz":"Europe/Paris"})")}},
   };
 }
@@ -211,7 +235,8 @@ INSTANTIATE_TEST_SUITE_P(Table, ContentCaseTest, ::testing::ValuesIn(ContentCase
 TEST(ToolCallStreamParser, EmitsHeaderThenArgumentsWhenTheBlockCloses) {
   ToolCallStreamParser parser(MakeSequentialToolCallIdGenerator("id-"));
   EXPECT_TRUE(parser.Push("Hi <tool_").content == "Hi ");
-  ToolCallStreamDelta d = parser.Push("call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_");
+  ToolCallStreamDelta d =
+      parser.Push("call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_");
   EXPECT_TRUE(d.empty());  // the whole block is held until </tool_call>
   d = parser.Push("call>\n\nok");
   EXPECT_EQ(d.content, "ok");
@@ -292,10 +317,10 @@ TEST(ToolCallStreamParser, LinearOnAdversarialInput) {
       {"empty_blocks", Repeat("<tool_call></tool_call>", kSize)},
       {"partial_open_tags", Repeat("<tool_cal", kSize)},
       {"partial_close_tags_in_block", Repeat("</tool_cal", kSize, "<tool_call>")},
-      {"many_valid_calls", Repeat("<tool_call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>\n",
-                                  kSize)},
-      {"deep_brackets", Repeat("[", kSize, "<tool_call>{\"name\":\"f\",\"arguments\":") +
-                            "</tool_call>"},
+      {"many_valid_calls",
+       Repeat("<tool_call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>\n", kSize)},
+      {"deep_brackets",
+       Repeat("[", kSize, "<tool_call>{\"name\":\"f\",\"arguments\":") + "</tool_call>"},
       {"lt_soup", Repeat("<<t</", kSize)},
   };
   for (const auto& [name, text] : inputs) {
