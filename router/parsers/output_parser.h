@@ -12,6 +12,10 @@
 // ParseOutput's result for the whole output, given id generators that produce the same
 // sequence. Nothing here fails or throws: text that is not a valid call is content.
 //
+// Bytes pass through unchanged, so valid UTF-8 in gives valid UTF-8 out, and deltas of whole
+// characters give deltas of whole characters (only ASCII tag prefixes are held back). If the
+// text may be invalid UTF-8, dump the ToJson results with error_handler_t::replace.
+//
 // OutputParser is not thread-safe: one owner (the request's output task).
 #ifndef MOESERVE_ROUTER_PARSERS_OUTPUT_PARSER_H_
 #define MOESERVE_ROUTER_PARSERS_OUTPUT_PARSER_H_
