@@ -91,7 +91,7 @@ TEST(ComputeLogprobs, NormalisedAndSorted) {
   std::vector<float> logits = {1.0f, 3.0f, 2.0f, 3.0f};
   TokenLogprob lp = ComputeLogprobs(logits.data(), 4, 2, 3);
   double z = 0;
-  for (float l : logits) z += std::exp(l);
+  for (float l : logits) z += std::exp(static_cast<double>(l));
   EXPECT_NEAR(lp.logprob, 2.0 - std::log(z), 1e-9);
   ASSERT_EQ(lp.top.size(), 3u);
   EXPECT_EQ(lp.top[0].first, 1);
