@@ -41,8 +41,8 @@ struct ModelConfig {
   int64_t num_experts = 0;          // 0 for dense
   int64_t num_experts_per_tok = 0;  // top-k
   int64_t decoder_sparse_step = 1;
-  std::vector<int64_t> mlp_only_layers;
-  bool norm_topk_prob = true;
+  std::vector<int64_t> mlp_only_layers;  // each in [0, num_hidden_layers)
+  bool norm_topk_prob = true;  // absent in config.json: false (HF's Qwen3MoeConfig default)
   bool tie_word_embeddings = false;
   bool attention_bias = false;
   double rms_norm_eps = 1e-6;
