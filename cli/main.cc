@@ -21,6 +21,7 @@ const Command kCommands[] = {
     // Each command lives in cli/<name>_command.cc and is declared in cli/commands.h.
     {"version", moeserve::cli::RunVersion, "print the version"},
     // MOESERVE_COMMANDS_BEGIN
+    {"make-tiny-model", moeserve::cli::RunMakeTinyModel, "write a tiny random Qwen3-MoE model"},
     // MOESERVE_COMMANDS_END
 };
 

@@ -188,9 +188,9 @@ absl::Status ParseRope(const Json& object, const std::string& key, const std::st
     ASSIGN_OR_RETURN(type, r.String("type", std::nullopt));
   }
   if (type != "default" && type != "yarn") {
-    return r.Error(r.Has("rope_type") ? "rope_type" : "type",
-                   absl::StrCat("value \"", type,
-                                "\" is not supported (supported: \"default\", \"yarn\")"));
+    return r.Error(
+        r.Has("rope_type") ? "rope_type" : "type",
+        absl::StrCat("value \"", type, "\" is not supported (supported: \"default\", \"yarn\")"));
   }
   rope.rope_type = type;
   ASSIGN_OR_RETURN(rope.factor, r.Double("factor", 1.0));
@@ -283,8 +283,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text,
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     return r.Error("num_key_value_heads",
                    absl::StrCat("must divide \"num_attention_heads\" (", c.num_attention_heads,
-                                " % ", c.num_key_value_heads,
-                                " != 0)"));
+                                " % ", c.num_key_value_heads, " != 0)"));
   }
   if (r.Has("head_dim")) {
     ASSIGN_OR_RETURN(c.head_dim, r.Int("head_dim", std::nullopt));
@@ -299,8 +298,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text,
     c.head_dim = c.hidden_size / c.num_attention_heads;
   }
   if (c.head_dim % 2 != 0) {
-    return r.Error("head_dim", absl::StrCat("must be even for rotary embeddings (got ",
-                                            c.head_dim, ")"));
+    return r.Error("head_dim",
+                   absl::StrCat("must be even for rotary embeddings (got ", c.head_dim, ")"));
   }
 
   ASSIGN_OR_RETURN(c.intermediate_size, r.Int("intermediate_size", 0));
@@ -312,8 +311,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text,
     RETURN_IF_ERROR(RequirePositive(r, "num_experts_per_tok", c.num_experts_per_tok));
     if (c.num_experts_per_tok > c.num_experts) {
       return r.Error("num_experts_per_tok",
-                     absl::StrCat("must not exceed \"num_experts\" (", c.num_experts_per_tok,
-                                  " > ", c.num_experts, ")"));
+                     absl::StrCat("must not exceed \"num_experts\" (", c.num_experts_per_tok, " > ",
+                                  c.num_experts, ")"));
     }
     ASSIGN_OR_RETURN(c.moe_intermediate_size, r.Int("moe_intermediate_size", std::nullopt));
     RETURN_IF_ERROR(RequirePositive(r, "moe_intermediate_size", c.moe_intermediate_size));
@@ -322,9 +321,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text,
     ASSIGN_OR_RETURN(c.mlp_only_layers, r.IntList("mlp_only_layers"));
     for (int64_t layer : c.mlp_only_layers) {
       if (layer < 0 || layer >= c.num_hidden_layers) {
-        return r.Error("mlp_only_layers",
-                       absl::StrCat("entry ", layer, " is out of range [0, ",
-                                    c.num_hidden_layers, ")"));
+        return r.Error("mlp_only_layers", absl::StrCat("entry ", layer, " is out of range [0, ",
+                                                       c.num_hidden_layers, ")"));
       }
     }
     // HF's Qwen3MoeConfig default is False; every released Qwen3 MoE config sets it to true.

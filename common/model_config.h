@@ -37,7 +37,7 @@ struct ModelConfig {
   int64_t num_hidden_layers = 0;
   int64_t num_attention_heads = 0;
   int64_t num_key_value_heads = 0;
-  int64_t head_dim = 0;  // explicit in Qwen3; hidden/heads only when absent
+  int64_t head_dim = 0;             // explicit in Qwen3; hidden/heads only when absent
   int64_t num_experts = 0;          // 0 for dense
   int64_t num_experts_per_tok = 0;  // top-k
   int64_t decoder_sparse_step = 1;

@@ -81,8 +81,8 @@ std::string ProgressReporter::LineLocked() {
   } else {
     absl::StrAppend(&line, ":");
   }
-  absl::StrAppend(&line, " ", units_done_, "/", options_.total_units, " ", options_.unit_name,
-                  ", ", FormatBytes(bytes_done_), " / ", FormatBytes(options_.total_bytes),
+  absl::StrAppend(&line, " ", units_done_, "/", options_.total_units, " ", options_.unit_name, ", ",
+                  FormatBytes(bytes_done_), " / ", FormatBytes(options_.total_bytes),
                   absl::StrFormat(" (%.0f%%)", fraction * 100), ", ",
                   absl::StrFormat("%.0f MB/s", rate / 1e6), ", ETA ");
   if (rate > 0 && options_.total_bytes >= bytes_done_) {
@@ -113,10 +113,10 @@ void ProgressReporter::Finish() {
   if (out_ == nullptr) return;
   const double elapsed = elapsed_seconds();
   const double rate = elapsed > 0 ? static_cast<double>(bytes_done_) / elapsed : 0.0;
-  const std::string line = absl::StrCat(
-      options_.label, ": done ", units_done_, " ", options_.unit_name, ", ",
-      FormatBytes(bytes_done_), " in ", FormatDuration(elapsed),
-      absl::StrFormat(" (%.0f MB/s)", rate / 1e6));
+  const std::string line =
+      absl::StrCat(options_.label, ": done ", units_done_, " ", options_.unit_name, ", ",
+                   FormatBytes(bytes_done_), " in ", FormatDuration(elapsed),
+                   absl::StrFormat(" (%.0f MB/s)", rate / 1e6));
   if (options_.tty) {
     *out_ << '\r' << line << "\x1b[K\n" << std::flush;
   } else {

@@ -40,11 +40,11 @@ struct DTypeEntry {
   size_t size;
 };
 constexpr DTypeEntry kDTypes[] = {
-    {DType::kBool, "BOOL", 1},   {DType::kU8, "U8", 1},     {DType::kI8, "I8", 1},
+    {DType::kBool, "BOOL", 1},      {DType::kU8, "U8", 1},          {DType::kI8, "I8", 1},
     {DType::kF8E4M3, "F8_E4M3", 1}, {DType::kF8E5M2, "F8_E5M2", 1}, {DType::kI16, "I16", 2},
-    {DType::kU16, "U16", 2},     {DType::kF16, "F16", 2},   {DType::kBF16, "BF16", 2},
-    {DType::kI32, "I32", 4},     {DType::kU32, "U32", 4},   {DType::kF32, "F32", 4},
-    {DType::kI64, "I64", 8},     {DType::kU64, "U64", 8},   {DType::kF64, "F64", 8},
+    {DType::kU16, "U16", 2},        {DType::kF16, "F16", 2},        {DType::kBF16, "BF16", 2},
+    {DType::kI32, "I32", 4},        {DType::kU32, "U32", 4},        {DType::kF32, "F32", 4},
+    {DType::kI64, "I64", 8},        {DType::kU64, "U64", 8},        {DType::kF64, "F64", 8},
 };
 
 // Debian's Abseil has its own string_view, which std::string_view does not convert to.
@@ -80,8 +80,7 @@ class MappedFile {
   static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path) {
     ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
-      return absl::NotFoundError(
-          absl::StrCat(path, ": cannot open (", std::strerror(errno), ")"));
+      return absl::NotFoundError(absl::StrCat(path, ": cannot open (", std::strerror(errno), ")"));
     }
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) {
@@ -92,15 +91,14 @@ class MappedFile {
     }
     const size_t size = static_cast<size_t>(st.st_size);
     if (size < 8) {
-      return absl::DataLossError(absl::StrCat(
-          path, ": file is too small for a safetensors header (", size, " bytes)"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": file is too small for a safetensors header (", size, " bytes)"));
     }
     void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
     if (p == MAP_FAILED) {
       return absl::InternalError(absl::StrCat(path, ": mmap failed (", std::strerror(errno), ")"));
     }
-    return std::unique_ptr<MappedFile>(
-        new MappedFile(path, static_cast<const uint8_t*>(p), size));
+    return std::unique_ptr<MappedFile>(new MappedFile(path, static_cast<const uint8_t*>(p), size));
   }
 
   ~MappedFile() { ::munmap(const_cast<uint8_t*>(data_), size_); }
@@ -137,8 +135,8 @@ absl::Status MappedFile::Parse(std::vector<TensorInfo>& tensors) const {
                               " (truncated or not a safetensors file)"));
   }
   if (header_len == 0 || header_len > kMaxHeaderBytes) {
-    return error(absl::StrCat("header length ", header_len, " is out of range [1, ",
-                              kMaxHeaderBytes, "]"));
+    return error(
+        absl::StrCat("header length ", header_len, " is out of range [1, ", kMaxHeaderBytes, "]"));
   }
   const std::string_view header(reinterpret_cast<const char*>(data_ + 8), header_len);
   const uint64_t data_start = 8 + header_len;
@@ -175,8 +173,8 @@ absl::Status MappedFile::Parse(std::vector<TensorInfo>& tensors) const {
       if (!v.is_object()) return error("\"__metadata__\" is not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
         if (!m.value().is_string()) {
-          return error(absl::StrCat("\"__metadata__\" value for ", Quote(m.key()),
-                                    " is not a string"));
+          return error(
+              absl::StrCat("\"__metadata__\" value for ", Quote(m.key()), " is not a string"));
         }
       }
       continue;
@@ -215,9 +213,9 @@ absl::Status MappedFile::Parse(std::vector<TensorInfo>& tensors) const {
     const std::string offsets = absl::StrCat("data_offsets [", begin, ", ", end, "]");
     if (begin > end) return tensor_error(name, absl::StrCat(offsets, " are reversed"));
     if (end > data_len) {
-      return tensor_error(name, absl::StrCat(offsets, " exceed the data region (", data_len,
-                                             " bytes after the ", data_start,
-                                             "-byte header; file size ", size_, ")"));
+      return tensor_error(
+          name, absl::StrCat(offsets, " exceed the data region (", data_len, " bytes after the ",
+                             data_start, "-byte header; file size ", size_, ")"));
     }
     const std::optional<int64_t> numel = NumElements(shape);
     const size_t elem = DTypeSize(*dtype);
@@ -226,9 +224,10 @@ absl::Status MappedFile::Parse(std::vector<TensorInfo>& tensors) const {
     }
     const uint64_t nbytes = static_cast<uint64_t>(*numel) * elem;
     if (nbytes != end - begin) {
-      return tensor_error(name, absl::StrCat("shape ", ShapeToString(shape), " x ",
-                                             Sv(DTypeName(*dtype)), " (", elem, " bytes) = ", nbytes,
-                                             " bytes but ", offsets, " span ", end - begin));
+      return tensor_error(
+          name,
+          absl::StrCat("shape ", ShapeToString(shape), " x ", Sv(DTypeName(*dtype)), " (", elem,
+                       " bytes) = ", nbytes, " bytes but ", offsets, " span ", end - begin));
     }
     TensorInfo info;
     info.name = name;
@@ -254,10 +253,10 @@ absl::Status MappedFile::Parse(std::vector<TensorInfo>& tensors) const {
                                                "] overlap tensor ", Quote(previous->name)));
     }
     if (s.begin > expected) {
-      return tensor_error(
-          t.name, absl::StrCat("data_offsets [", s.begin, ", ", s.end, "] leave a gap of ",
-                               s.begin - expected, " bytes after ",
-                               previous ? Quote(previous->name) : "the header"));
+      return tensor_error(t.name,
+                          absl::StrCat("data_offsets [", s.begin, ", ", s.end, "] leave a gap of ",
+                                       s.begin - expected, " bytes after ",
+                                       previous ? Quote(previous->name) : "the header"));
     }
     expected = s.end;
     previous = &t;
@@ -315,8 +314,8 @@ absl::Status TensorStore::AddFile(const std::string& path) {
   for (TensorInfo& info : infos) {
     auto it = tensors_.find(info.name);
     if (it != tensors_.end()) {
-      return absl::DataLossError(absl::StrCat(path, ": tensor ", Quote(info.name),
-                                              " is also in ", it->second.file));
+      return absl::DataLossError(
+          absl::StrCat(path, ": tensor ", Quote(info.name), " is also in ", it->second.file));
     }
     total_bytes_ += info.nbytes;
     std::string name = info.name;
@@ -341,8 +340,7 @@ absl::StatusOr<std::unique_ptr<TensorStore>> TensorStore::Open(const std::string
     store->source_ = index;
     std::ifstream in(index, std::ios::binary);
     if (!in) {
-      return absl::NotFoundError(
-          absl::StrCat(index, ": cannot open (", std::strerror(errno), ")"));
+      return absl::NotFoundError(absl::StrCat(index, ": cannot open (", std::strerror(errno), ")"));
     }
     std::ostringstream text;
     text << in.rdbuf();
@@ -399,8 +397,8 @@ absl::StatusOr<std::unique_ptr<TensorStore>> TensorStore::Open(const std::string
     }
     for (const auto& [name, info] : store->tensors_) {
       if (!weight_map.count(name)) {
-        return absl::DataLossError(absl::StrCat(info.file, ": tensor ", Quote(name),
-                                                " is not listed in ", index));
+        return absl::DataLossError(
+            absl::StrCat(info.file, ": tensor ", Quote(name), " is not listed in ", index));
       }
     }
   } else {
@@ -525,9 +523,8 @@ absl::StatusOr<PopulateStats> TensorStore::Populate(const OpenOptions& options) 
     }
     sink += local;
   };
-  const int threads =
-      static_cast<int>(std::min<size_t>(static_cast<size_t>(options.populate_threads),
-                                        std::max<size_t>(work.size(), 1)));
+  const int threads = static_cast<int>(std::min<size_t>(
+      static_cast<size_t>(options.populate_threads), std::max<size_t>(work.size(), 1)));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(run);
   run();
@@ -574,8 +571,7 @@ absl::Status WriteSafetensors(const std::string& path, std::vector<TensorSpec> t
     const std::optional<int64_t> n = NumElements(t.shape);
     if (!n) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": tensor ", Quote(t.name),
-                                                     " has a bad shape ",
-                                                     ShapeToString(t.shape)));
+                                                     " has a bad shape ", ShapeToString(t.shape)));
     }
   }
   std::stable_sort(tensors.begin(), tensors.end(), [](const TensorSpec& a, const TensorSpec& b) {
@@ -597,8 +593,7 @@ absl::Status WriteSafetensors(const std::string& path, std::vector<TensorSpec> t
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     std::vector<std::byte> buffer;
     for (const TensorSpec& t : tensors) {
-      buffer.assign(static_cast<size_t>(*NumElements(t.shape)) * DTypeSize(t.dtype),
-                    std::byte{0});
+      buffer.assign(static_cast<size_t>(*NumElements(t.shape)) * DTypeSize(t.dtype), std::byte{0});
       absl::Status s = fill(t, std::span<std::byte>(buffer));
       if (!s.ok()) {
         out.close();
