@@ -431,10 +431,10 @@ absl::StatusOr<GenerationConfig> LoadGenerationConfig(const std::string& dir) {
     ASSIGN_OR_RETURN(std::string text, ReadFile(path));
     ASSIGN_OR_RETURN(g, ParseGenerationConfig(text, path));
   }
-  if (g.eos_token_ids.empty() || !g.bos_token_id) {
+  const std::string config_path = JoinPath(dir, "config.json");
+  if ((g.eos_token_ids.empty() || !g.bos_token_id) && std::filesystem::exists(config_path, ec)) {
     // Fall back to config.json's token ids (HF does the same when generation_config.json is
     // absent or lacks them).
-    const std::string config_path = JoinPath(dir, "config.json");
     ASSIGN_OR_RETURN(std::string text, ReadFile(config_path));
     ASSIGN_OR_RETURN(Json j, ParseJsonObject(text, config_path));
     FieldReader r(j, config_path);

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -109,6 +108,15 @@ absl::StatusOr<Init> InitFor(const TinyModelOptions& o, std::string_view name) {
       absl::StrCat("tiny model: no initializer for tensor \"", Sv(name), "\""));
 }
 
+// model.safetensors, its index, HF shard names (model-00001-of-00003.safetensors) and the
+// .tmp files WriteSafetensors renames from.
+bool IsWeightFileName(std::string_view f) {
+  if (EndsWith(f, ".tmp")) f.remove_suffix(4);
+  if (f == "model.safetensors" || f == "model.safetensors.index.json") return true;
+  return f.substr(0, 6) == "model-" && f.find("-of-") != std::string_view::npos &&
+         EndsWith(f, ".safetensors");
+}
+
 absl::Status WriteTextFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) {
@@ -197,8 +205,8 @@ std::string TinyGenerationConfigJson(const TinyModelOptions& o) {
   Json j = {
       {"bos_token_id", o.bos_token_id},
       {"do_sample", true},
-      {"eos_token_id", {151645, 151643}},
-      {"pad_token_id", 151643},
+      {"eos_token_id", {o.eos_token_id, o.bos_token_id}},  // <|im_end|>, <|endoftext|>
+      {"pad_token_id", o.bos_token_id},
       {"temperature", 0.6},
       {"top_k", 20},
       {"top_p", 0.95},
@@ -249,13 +257,8 @@ absl::StatusOr<TinyModelSummary> WriteTinyModel(const TinyModelOptions& options,
         absl::StrCat(dir, ": cannot create directory (", ec.message(), ")"));
   }
   // Leftovers of an earlier write would confuse TensorStore (which prefers model.safetensors).
-  static const std::regex kShard(R"(model-\d{5}-of-\d{5}\.safetensors(\.tmp)?)");
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string f = e.path().filename().string();
-    if (f == "model.safetensors" || f == "model.safetensors.tmp" ||
-        f == "model.safetensors.index.json" || std::regex_match(f, kShard)) {
-      fs::remove(e.path(), ec);
-    }
+    if (IsWeightFileName(e.path().filename().string())) fs::remove(e.path(), ec);
   }
 
   TinyModelSummary summary;

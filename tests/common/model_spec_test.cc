@@ -1,5 +1,6 @@
 #include "common/model_spec.h"
 
+#include <map>
 #include <set>
 
 #include "gmock/gmock.h"

@@ -1,5 +1,6 @@
 #include "common/tiny_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
