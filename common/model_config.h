@@ -76,7 +76,7 @@ absl::StatusOr<GenerationConfig> ParseGenerationConfig(const std::string& json_t
                                                        const std::string& source);
 
 // Reads DIR/config.json (required) and DIR/generation_config.json (optional: defaults when
-// absent; eos falls back to config.json's eos_token_id).
+// absent; eos_token_id and bos_token_id fall back to config.json's when it does not set them).
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& dir);
 absl::StatusOr<GenerationConfig> LoadGenerationConfig(const std::string& dir);
 
