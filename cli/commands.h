@@ -11,6 +11,7 @@ namespace moeserve::cli {
 int RunVersion(const std::vector<std::string>& args);
 int RunGenerate(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_BEGIN
+int RunMakeTinyModel(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_END
 
 }  // namespace moeserve::cli

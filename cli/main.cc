@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"version", moeserve::cli::RunVersion, "print the version"},
     {"generate", moeserve::cli::RunGenerate, "run one request on the in-process engine"},
     // MOESERVE_COMMANDS_BEGIN
+    {"make-tiny-model", moeserve::cli::RunMakeTinyModel, "write a tiny random Qwen3-MoE model"},
     // MOESERVE_COMMANDS_END
 };
 

@@ -37,12 +37,12 @@ struct ModelConfig {
   int64_t num_hidden_layers = 0;
   int64_t num_attention_heads = 0;
   int64_t num_key_value_heads = 0;
-  int64_t head_dim = 0;  // explicit in Qwen3; hidden/heads only when absent
+  int64_t head_dim = 0;             // explicit in Qwen3; hidden/heads only when absent
   int64_t num_experts = 0;          // 0 for dense
   int64_t num_experts_per_tok = 0;  // top-k
   int64_t decoder_sparse_step = 1;
-  std::vector<int64_t> mlp_only_layers;
-  bool norm_topk_prob = true;
+  std::vector<int64_t> mlp_only_layers;  // each in [0, num_hidden_layers)
+  bool norm_topk_prob = true;  // absent in config.json: false (HF's Qwen3MoeConfig default)
   bool tie_word_embeddings = false;
   bool attention_bias = false;
   double rms_norm_eps = 1e-6;
@@ -76,7 +76,7 @@ absl::StatusOr<GenerationConfig> ParseGenerationConfig(const std::string& json_t
                                                        const std::string& source);
 
 // Reads DIR/config.json (required) and DIR/generation_config.json (optional: defaults when
-// absent; eos falls back to config.json's eos_token_id).
+// absent; eos_token_id and bos_token_id fall back to config.json's when it does not set them).
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& dir);
 absl::StatusOr<GenerationConfig> LoadGenerationConfig(const std::string& dir);
 
