@@ -10,6 +10,8 @@ namespace moeserve::cli {
 
 int RunVersion(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_BEGIN
+int RunTokenize(const std::vector<std::string>& args);
+int RunDetokenize(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_END
 
 }  // namespace moeserve::cli

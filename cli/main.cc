@@ -21,6 +21,8 @@ const Command kCommands[] = {
     // Each command lives in cli/<name>_command.cc and is declared in cli/commands.h.
     {"version", moeserve::cli::RunVersion, "print the version"},
     // MOESERVE_COMMANDS_BEGIN
+    {"tokenize", moeserve::cli::RunTokenize, "JSON strings on stdin -> token id arrays"},
+    {"detokenize", moeserve::cli::RunDetokenize, "token id arrays on stdin -> JSON strings"},
     // MOESERVE_COMMANDS_END
 };
 
