@@ -28,8 +28,8 @@ struct Flags {
 };
 
 // Parses the flags; prints one line to stderr and returns false on bad input.
-bool ParseFlags(const char* command, const char* special_flag,
-                const std::vector<std::string>& args, Flags* flags) {
+bool ParseFlags(const char* command, const char* special_flag, const std::vector<std::string>& args,
+                Flags* flags) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--tokenizer" && i + 1 < args.size()) {

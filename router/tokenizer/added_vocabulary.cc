@@ -95,8 +95,7 @@ void AddedVocabulary::Split(std::string_view text, Pass pass, bool allow_special
       if (token.single_word) {
         size_t before_start;
         const bool word_before = start > 0 && IsWordChar(CharBefore(text, start, &before_start));
-        const bool word_after =
-            stop < text.size() && IsWordChar(DecodeUtf8(text.substr(stop)).cp);
+        const bool word_after = stop < text.size() && IsWordChar(DecodeUtf8(text.substr(stop)).cp);
         if (word_before || word_after) continue;
       }
       if (token.lstrip) {

@@ -61,14 +61,13 @@ class AddedVocabulary {
   struct Trie {
     struct Node {
       std::vector<std::pair<uint8_t, int32_t>> children;  // (byte, node index)
-      int32_t token = -1;                                  // Index into tokens_.
+      int32_t token = -1;                                 // Index into tokens_.
     };
     std::vector<Node> nodes;  // nodes[0] is the root when non-empty.
     std::array<bool, 256> first_byte{};
   };
   // Index into tokens_ of the longest token starting at text[pos], and its length; -1 if none.
-  static std::pair<int32_t, size_t> LongestAt(const Trie& trie, std::string_view text,
-                                              size_t pos);
+  static std::pair<int32_t, size_t> LongestAt(const Trie& trie, std::string_view text, size_t pos);
 
   std::vector<AddedToken> tokens_;
   std::array<Trie, 2> tries_;

@@ -75,9 +75,9 @@ class BpeModel {
 
   // Immutable after Create().
   absl::flat_hash_map<std::string, int32_t> token_to_id_;
-  std::vector<std::string> tokens_;        // By id; empty string for holes.
-  std::vector<std::string> token_bytes_;   // By id: raw bytes.
-  std::vector<bool> present_;              // By id.
+  std::vector<std::string> tokens_;       // By id; empty string for holes.
+  std::vector<std::string> token_bytes_;  // By id: raw bytes.
+  std::vector<bool> present_;             // By id.
   std::array<int32_t, 256> byte_ids_{};
   absl::flat_hash_map<uint64_t, Merge> merges_;
 

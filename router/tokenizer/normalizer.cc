@@ -57,8 +57,8 @@ bool IsTriviallyNfc(std::string_view text) {
 }
 
 void AppendNfc(std::string_view text, std::string* out) {
-  size_t copied = 0;       // text[0, copied) is already in `out`.
-  size_t last_safe = 0;    // Start of the last safe character seen.
+  size_t copied = 0;     // text[0, copied) is already in `out`.
+  size_t last_safe = 0;  // Start of the last safe character seen.
   size_t i = 0;
   while (i < text.size()) {
     if (static_cast<uint8_t>(text[i]) < 0x80) {

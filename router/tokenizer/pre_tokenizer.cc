@@ -165,8 +165,8 @@ class Pcre2Splitter final : public PreTokenizer {
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t emitted = 0, start = 0;
     while (start < text.size()) {
-      int rc = pcre2_match(code_.get(), subject, text.size(), start, PCRE2_NO_UTF_CHECK,
-                           data.get(), context_.get());
+      int rc = pcre2_match(code_.get(), subject, text.size(), start, PCRE2_NO_UTF_CHECK, data.get(),
+                           context_.get());
       if (rc < 0) break;
       const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data.get());
       size_t m_begin = ovector[0], m_end = ovector[1];

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -60,8 +59,7 @@ absl::StatusOr<std::string> ParsePreTokenizer(const Json& j) {
   } else {
     steps.push_back(j);
   }
-  if (steps.size() == 1 && TypeOf(steps[0]) == "ByteLevel" &&
-      steps[0].value("use_regex", true)) {
+  if (steps.size() == 1 && TypeOf(steps[0]) == "ByteLevel" && steps[0].value("use_regex", true)) {
     RETURN_IF_ERROR(CheckByteLevel(steps[0]));
     return std::string(kGpt2Pattern);
   }
@@ -187,12 +185,14 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string
   std::filesystem::path file(path);
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) file /= "tokenizer.json";
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", file.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", file.string()));
-  auto tokenizer = FromJson(text.str());
+  std::string text(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) {
+    return absl::DataLossError(absl::StrCat("cannot read ", file.string()));
+  }
+  auto tokenizer = FromJson(text);
   if (!tokenizer.ok()) {
     return absl::Status(tokenizer.status().code(),
                         absl::StrCat(file.string(), ": ", tokenizer.status().message()));

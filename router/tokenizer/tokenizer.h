@@ -91,8 +91,8 @@ class Tokenizer {
   std::unique_ptr<AddedVocabulary> added_;
   std::unique_ptr<PreTokenizer> pre_tokenizer_;
   bool nfc_ = false;
-  std::vector<DecodeEntry> decode_;             // By id.
-  std::vector<std::string> added_bytes_;        // By added token index: decoded bytes.
+  std::vector<DecodeEntry> decode_;       // By id.
+  std::vector<std::string> added_bytes_;  // By added token index: decoded bytes.
 };
 
 }  // namespace moeserve::tokenizer

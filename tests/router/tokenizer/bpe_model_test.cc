@@ -41,7 +41,7 @@ std::vector<int32_t> Encode(const BpeModel& model, std::string_view word) {
 }
 
 TEST(BpeModel, ByteLevelAlphabet) {
-  EXPECT_EQ(Char(' '), "\u0120");  // Ġ
+  EXPECT_EQ(Char(' '), "\u0120");   // Ġ
   EXPECT_EQ(Char('\n'), "\u010a");  // Ċ
   EXPECT_EQ(Char('a'), "a");
   EXPECT_EQ(ByteLevelToBytes("\u0120hi"), " hi");

@@ -23,12 +23,12 @@ TEST(Normalizer, CopiesSafeText) {
 TEST(Normalizer, Composes) {
   EXPECT_EQ(Nfc("cafe\u0301"), "caf\u00e9");
   EXPECT_EQ(Nfc("xe\u0301ye\u0301z"), "x\u00e9y\u00e9z");
-  EXPECT_EQ(Nfc("\u1100\u1161\u11a8"), "\uac01");       // Jamo to a syllable.
-  EXPECT_EQ(Nfc("\uac00\u11a8"), "\uac01");             // LV + T.
-  EXPECT_EQ(Nfc("\u212b"), "\u00c5");                   // Singleton.
-  EXPECT_EQ(Nfc("a\u0323\u0302"), "\u1ead");            // Reordered then composed.
+  EXPECT_EQ(Nfc("\u1100\u1161\u11a8"), "\uac01");  // Jamo to a syllable.
+  EXPECT_EQ(Nfc("\uac00\u11a8"), "\uac01");        // LV + T.
+  EXPECT_EQ(Nfc("\u212b"), "\u00c5");              // Singleton.
+  EXPECT_EQ(Nfc("a\u0323\u0302"), "\u1ead");       // Reordered then composed.
   EXPECT_EQ(Nfc("a\u0302\u0323"), "\u1ead");
-  EXPECT_EQ(Nfc("\u0301"), "\u0301");                   // Nothing to compose with.
+  EXPECT_EQ(Nfc("\u0301"), "\u0301");  // Nothing to compose with.
   EXPECT_EQ(Nfc("e\u0301e\u0301"), "\u00e9\u00e9");
 }
 

@@ -60,7 +60,8 @@ TEST(StreamDecoder, EverySplitPointOfMultibyteText) {
   const std::string text = "é€中😀👨‍👩‍👧 x";
   for (size_t cut = 0; cut <= text.size(); ++cut) {
     std::vector<int32_t> ids;  // Byte tokens, to cut inside characters.
-    for (size_t i = 0; i < text.size(); ++i) ids.push_back(ByteToken(static_cast<uint8_t>(text[i])));
+    for (size_t i = 0; i < text.size(); ++i)
+      ids.push_back(ByteToken(static_cast<uint8_t>(text[i])));
     std::vector<int32_t> head(ids.begin(), ids.begin() + cut);
     std::string streamed = Stream(ids, false, nullptr);
     EXPECT_EQ(streamed, text);
@@ -77,7 +78,7 @@ TEST(StreamDecoder, InvalidBytesBecomeReplacementCharacters) {
   std::string all = Stream(ids, false, &deltas);
   EXPECT_EQ(all, *Qwen()->Decode(ids));
   EXPECT_EQ(all, "a\uFFFD\uFFFDb\uFFFD");
-  EXPECT_EQ(deltas[1], "\uFFFD");  // 0xFF is known bad at once.
+  EXPECT_EQ(deltas[1], "\uFFFD");   // 0xFF is known bad at once.
   EXPECT_EQ(deltas[4], "\uFFFDb");  // E2 82 is bad once 'b' arrives.
 }
 

@@ -46,10 +46,9 @@ std::string ReferenceNfc(const std::string& s) {
 // Full, current NFC (utf8proc): an independent check of canonical equivalence.
 std::string Nfc(const std::string& s) {
   utf8proc_uint8_t* out = nullptr;
-  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                                    static_cast<utf8proc_ssize_t>(s.size()), &out,
-                                    static_cast<utf8proc_option_t>(UTF8PROC_STABLE |
-                                                                   UTF8PROC_COMPOSE));
+  utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   std::string r = n >= 0 ? std::string(reinterpret_cast<char*>(out), n) : s;
   std::free(out);
   return r;

@@ -18,9 +18,9 @@ using testing::Golden;
 using testing::Qwen;
 using testing::ReadGoldens;
 
-#define REQUIRE_QWEN()                                                      \
-  if (Qwen() == nullptr) GTEST_SKIP() << "no " << testing::QwenTokenizerPath() \
-                                      << " (run scripts/setup)"
+#define REQUIRE_QWEN()   \
+  if (Qwen() == nullptr) \
+  GTEST_SKIP() << "no " << testing::QwenTokenizerPath() << " (run scripts/setup)"
 
 std::string Show(const std::vector<int32_t>& ids) {
   std::string s = "[";
@@ -75,7 +75,8 @@ TEST(Tokenizer, GoldenDecodeMatchesReference) {
 TEST(Tokenizer, GoldenAddedTokenFlags) {
   REQUIRE_QWEN();
   std::optional<std::string> base = testing::ReadFile(testing::QwenTokenizerPath());
-  std::optional<std::string> added = testing::ReadFile(testing::GoldenPath("flags_added_tokens.json"));
+  std::optional<std::string> added =
+      testing::ReadFile(testing::GoldenPath("flags_added_tokens.json"));
   ASSERT_TRUE(base && added);
   nlohmann::json j = nlohmann::json::parse(*base);
   j["added_tokens"] = nlohmann::json::parse(*added);
@@ -91,8 +92,8 @@ TEST(Tokenizer, GoldenAddedTokenFlags) {
     ASSERT_TRUE(text.ok() && skipped.ok());
     if ((ids != g.ids || *text != g.decoded || *skipped != g.decoded_skip_special) &&
         ++mismatches <= 20) {
-      ADD_FAILURE() << "text " << nlohmann::json(g.text).dump() << "\n got  " << Show(ids)
-                    << " " << nlohmann::json(*text).dump() << "\n want " << Show(g.ids) << " "
+      ADD_FAILURE() << "text " << nlohmann::json(g.text).dump() << "\n got  " << Show(ids) << " "
+                    << nlohmann::json(*text).dump() << "\n want " << Show(g.ids) << " "
                     << nlohmann::json(g.decoded).dump();
     }
   }
@@ -145,7 +146,10 @@ TEST(Tokenizer, InvalidIdsAreErrors) {
 TEST(Tokenizer, InvalidUtf8EncodesAsReplacementCharacter) {
   REQUIRE_QWEN();
   const std::pair<std::string, std::string> cases[] = {
-      {"a\xff" "b", "a\xef\xbf\xbd" "b"},
+      {"a\xff"
+       "b",
+       "a\xef\xbf\xbd"
+       "b"},
       {"\xe2\x82", "\xef\xbf\xbd"},
       {"\xe2\x82x\xc0\xaf", "\xef\xbf\xbdx\xef\xbf\xbd\xef\xbf\xbd"},
       {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},  // A surrogate.

@@ -39,11 +39,16 @@ TEST(Unicode, MaximalSubparts) {
 TEST(Unicode, LossyMatchesPythonReplace) {
   // Expected strings as Python's bytes.decode('utf-8', 'replace') gives them.
   EXPECT_EQ(Lossy("abc"), "abc");
-  EXPECT_EQ(Lossy("a\xff" "b"), "a\uFFFD" "b");
+  EXPECT_EQ(Lossy("a\xff"
+                  "b"),
+            "a\uFFFD"
+            "b");
   EXPECT_EQ(Lossy("\xe2\x82"), "\uFFFD");
   EXPECT_EQ(Lossy("\xe2\x82\xe2\x82\xac"), "\uFFFD\u20ac");
   EXPECT_EQ(Lossy("\xf0\x80\x80\x80"), "\uFFFD\uFFFD\uFFFD\uFFFD");
-  EXPECT_EQ(Lossy("\xed\xa0\x80" "x"), "\uFFFD\uFFFD\uFFFDx");
+  EXPECT_EQ(Lossy("\xed\xa0\x80"
+                  "x"),
+            "\uFFFD\uFFFD\uFFFDx");
   EXPECT_TRUE(IsValidUtf8("h\u00e9llo \U0001F600"));
   EXPECT_FALSE(IsValidUtf8("\xc3"));
 }
@@ -51,11 +56,11 @@ TEST(Unicode, LossyMatchesPythonReplace) {
 TEST(Unicode, CharacterClasses) {
   EXPECT_TRUE(CharFlags(U'a') & kLetter);
   EXPECT_TRUE(CharFlags(U'\u4e2d') & kLetter);
-  EXPECT_TRUE(CharFlags(U'\u0663') & kNumber);  // Arabic-Indic three.
-  EXPECT_TRUE(CharFlags(U'\u00bd') & kNumber);  // Vulgar fraction one half (No).
+  EXPECT_TRUE(CharFlags(U'\u0663') & kNumber);               // Arabic-Indic three.
+  EXPECT_TRUE(CharFlags(U'\u00bd') & kNumber);               // Vulgar fraction one half (No).
   EXPECT_FALSE(CharFlags(U'\u0301') & (kLetter | kNumber));  // A mark is neither.
-  for (char32_t s : {U'\t', U'\n', U'\v', U'\f', U'\r', U' ', U'\u0085', U'\u00a0', U'\u2028',
-                     U'\u3000'}) {
+  for (char32_t s :
+       {U'\t', U'\n', U'\v', U'\f', U'\r', U' ', U'\u0085', U'\u00a0', U'\u2028', U'\u3000'}) {
     EXPECT_TRUE(CharFlags(s) & kSpace) << static_cast<uint32_t>(s);
   }
   EXPECT_FALSE(CharFlags(U'\u200b') & kSpace);  // Zero width space is not White_Space.
