@@ -12,6 +12,8 @@ int RunVersion(const std::vector<std::string>& args);
 int RunGenerate(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_BEGIN
 int RunMakeTinyModel(const std::vector<std::string>& args);
+int RunTokenize(const std::vector<std::string>& args);
+int RunDetokenize(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_END
 
 }  // namespace moeserve::cli

@@ -23,6 +23,8 @@ const Command kCommands[] = {
     {"generate", moeserve::cli::RunGenerate, "run one request on the in-process engine"},
     // MOESERVE_COMMANDS_BEGIN
     {"make-tiny-model", moeserve::cli::RunMakeTinyModel, "write a tiny random Qwen3-MoE model"},
+    {"tokenize", moeserve::cli::RunTokenize, "JSON strings on stdin -> token id arrays"},
+    {"detokenize", moeserve::cli::RunDetokenize, "token id arrays on stdin -> JSON strings"},
     // MOESERVE_COMMANDS_END
 };
 
