@@ -1,5 +1,6 @@
 // `moeserve generate`: one request on the in-process engine (worker + all experts).
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "cli/status_exit.h"
 #include "expert_shard/local_engine.h"
 #include "nlohmann/json.hpp"
+#include "router/tokenizer/tokenizer.h"
 
 namespace moeserve::cli {
 namespace {
@@ -94,34 +96,57 @@ int RunGenerate(const std::vector<std::string>& args) {
   if (absl::Status s = sp.Validate(); !s.ok()) return UsageError(kName, std::string(s.message()));
   if (!flags->GetBool("ignore-eos")) req.stop_ids = gen.eos_token_ids;
 
+  // The model directory's own tokenizer, when it has one: --prompt needs it, text output uses it.
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+  if (std::filesystem::exists(*model + "/tokenizer.json")) {
+    auto t = tokenizer::Tokenizer::FromFile(*model + "/tokenizer.json");
+    if (!t.ok()) return StatusExit(kName, t.status());
+    tok = std::move(*t);
+  }
+  std::vector<int64_t> ids;
   if (flags->Has("prompt-ids")) {
-    auto ids = flags->GetIntList("prompt-ids");
-    if (!ids.ok()) return UsageError(kName, std::string(ids.status().message()));
-    for (int64_t id : *ids) {
-      if (id < 0 || id >= engine.config().vocab_size) {
-        return UsageError(kName, absl::StrCat("prompt token id ", id,
-                                              " is outside the vocabulary [0, ",
-                                              engine.config().vocab_size, ")"));
-      }
-      req.prompt.push_back(static_cast<int32_t>(id));
-    }
+    auto parsed = flags->GetIntList("prompt-ids");
+    if (!parsed.ok()) return UsageError(kName, std::string(parsed.status().message()));
+    ids = *parsed;
   } else {
-    return UsageError(kName, "--prompt needs the tokenizer, which this build lacks; use --prompt-ids");
+    if (!tok) return UsageError(kName, "--prompt needs tokenizer.json in the model directory");
+    for (int32_t id : tok->Encode(*flags->GetString("prompt"))) ids.push_back(id);
+  }
+  for (int64_t id : ids) {
+    if (id < 0 || id >= engine.config().vocab_size) {
+      return UsageError(kName, absl::StrCat("prompt token id ", id,
+                                            " is outside the vocabulary [0, ",
+                                            engine.config().vocab_size, ")"));
+    }
+    req.prompt.push_back(static_cast<int32_t>(id));
   }
 
   auto result = engine.generator()->Generate(req);
   if (!result.ok()) return StatusExit(kName, result.status());
 
+  std::string text;
+  if (tok) {
+    // Ids the tokenizer lacks (the model's vocabulary may be padded past it) decode to nothing.
+    std::vector<int32_t> known;
+    for (int32_t id : result->token_ids)
+      if (id < tok->vocab_size()) known.push_back(id);
+    auto decoded = tok->Decode(known);
+    if (decoded.ok()) text = *decoded;
+  }
   if (format == "text") {
-    for (size_t i = 0; i < result->token_ids.size(); ++i) {
-      std::printf("%s%d", i ? "," : "", result->token_ids[i]);
+    if (tok) {
+      std::printf("%s\n", text.c_str());
+    } else {
+      for (size_t i = 0; i < result->token_ids.size(); ++i) {
+        std::printf("%s%d", i ? "," : "", result->token_ids[i]);
+      }
+      std::printf("\n");
     }
-    std::printf("\n");
     return 0;
   }
   nlohmann::json out;
   out["token_ids"] = result->token_ids;
-  out["text"] = "";
+  out["text"] = text;
   nlohmann::json lps = nlohmann::json::array();
   for (const TokenLogprob& lp : result->logprobs) {
     nlohmann::json top = nlohmann::json::array();
@@ -134,7 +159,7 @@ int RunGenerate(const std::vector<std::string>& args) {
                     {"prefill_seconds", result->prefill_seconds},
                     {"generated_tokens", result->token_ids.size()},
                     {"decode_seconds", result->decode_seconds}};
-  std::cout << out.dump() << std::endl;
+  std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   return 0;
 }
 
