@@ -53,31 +53,35 @@ inline void Tile(const MatmulBlock& b, int64_t i0, int64_t j0) {
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_ps();
   int64_t kk = 0, xo = 0;
+  // Per chunk: the activation pairs of all MR rows stay in registers and each weight vector
+  // is loaded once and used by all of them (MR * NR accumulators + 2 * MR + 1 registers).
   for (; kk + 32 <= k; kk += 32, xo += 64) {
-    __m512i wv[NR];
+    __m512i hi[MR], lo[MR];
+    for (int r = 0; r < MR; ++r) {
+      hi[r] = _mm512_loadu_si512(x[r] + xo);
+      lo[r] = _mm512_loadu_si512(x[r] + xo + 32);
+    }
     for (int c = 0; c < NR; ++c) {
       if constexpr (kPrefetch) _mm_prefetch(w[c] + kk + kPrefetchElems, _MM_HINT_T0);
-      wv[c] = _mm512_loadu_si512(w[c] + kk);
-    }
-    for (int r = 0; r < MR; ++r) {
-      const __m512i hi = _mm512_loadu_si512(x[r] + xo);
-      const __m512i lo = _mm512_loadu_si512(x[r] + xo + 32);
-      for (int c = 0; c < NR; ++c) {
-        acc[r][c] = Dp(acc[r][c], hi, wv[c]);
-        acc[r][c] = Dp(acc[r][c], lo, wv[c]);
+      const __m512i wv = _mm512_loadu_si512(w[c] + kk);
+      for (int r = 0; r < MR; ++r) {
+        acc[r][c] = Dp(acc[r][c], hi[r], wv);
+        acc[r][c] = Dp(acc[r][c], lo[r], wv);
       }
     }
   }
   if (kk < k) {
     const __mmask32 mask = static_cast<__mmask32>((uint64_t{1} << (k - kk)) - 1);
-    __m512i wv[NR];
-    for (int c = 0; c < NR; ++c) wv[c] = _mm512_maskz_loadu_epi16(mask, w[c] + kk);
+    __m512i hi[MR], lo[MR];
     for (int r = 0; r < MR; ++r) {
-      const __m512i hi = _mm512_loadu_si512(x[r] + xo);
-      const __m512i lo = _mm512_loadu_si512(x[r] + xo + 32);
-      for (int c = 0; c < NR; ++c) {
-        acc[r][c] = Dp(acc[r][c], hi, wv[c]);
-        acc[r][c] = Dp(acc[r][c], lo, wv[c]);
+      hi[r] = _mm512_loadu_si512(x[r] + xo);
+      lo[r] = _mm512_loadu_si512(x[r] + xo + 32);
+    }
+    for (int c = 0; c < NR; ++c) {
+      const __m512i wv = _mm512_maskz_loadu_epi16(mask, w[c] + kk);
+      for (int r = 0; r < MR; ++r) {
+        acc[r][c] = Dp(acc[r][c], hi[r], wv);
+        acc[r][c] = Dp(acc[r][c], lo[r], wv);
       }
     }
   }
@@ -90,23 +94,24 @@ inline void Tile(const MatmulBlock& b, int64_t i0, int64_t j0) {
   }
 }
 
+// Rows m % MR of the tail, with one smaller tile.
+template <int R, int NR, bool kPrefetch>
+inline void TailRows(const MatmulBlock& b, int64_t i0, int64_t j0, int64_t rows) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      Tile<R, NR, kPrefetch>(b, i0, j0);
+    } else {
+      TailRows<R - 1, NR, kPrefetch>(b, i0, j0, rows);
+    }
+  }
+}
+
+// All rows for NR columns starting at j0.
 template <int MR, int NR, bool kPrefetch>
 inline void Columns(const MatmulBlock& b, int64_t j0) {
   int64_t i = 0;
   for (; i + MR <= b.m; i += MR) Tile<MR, NR, kPrefetch>(b, i, j0);
-  switch (b.m - i) {
-    case 3:
-      if constexpr (MR > 3) Tile<3, NR, kPrefetch>(b, i, j0);
-      break;
-    case 2:
-      if constexpr (MR > 2) Tile<2, NR, kPrefetch>(b, i, j0);
-      break;
-    case 1:
-      if constexpr (MR > 1) Tile<1, NR, kPrefetch>(b, i, j0);
-      break;
-    default:
-      break;
-  }
+  TailRows<MR - 1, NR, kPrefetch>(b, i, j0, b.m - i);
 }
 
 template <int MR, int NR, bool kPrefetch>
@@ -144,12 +149,14 @@ void PackXAvx512Bf16(const float* x, int64_t ldx, int64_t rows, int64_t k, uint1
 }
 
 void MatmulAvx512Bf16(const MatmulBlock& b, int64_t n_begin, int64_t n_end) {
+  // 8 weight rows at a time keep 8 streams in flight for decode; for m >= 2, two rows of
+  // activations share each weight vector (2 x 8 tiles measured fastest for prefill here).
   if (b.m == 1) {
     RunBlocked<1, 8, true>(b, n_begin, n_end);
-  } else if (b.m == 2) {
+  } else if (b.m <= 8) {  // decode batches: weights still stream from DRAM
     RunBlocked<2, 8, true>(b, n_begin, n_end);
   } else {
-    RunBlocked<4, 4, false>(b, n_begin, n_end);
+    RunBlocked<2, 8, false>(b, n_begin, n_end);
   }
 }
 
