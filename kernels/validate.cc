@@ -35,8 +35,8 @@ absl::Status ValidateMatmul(const MatmulParams& p) {
 absl::Status ValidateRmsNorm(const RmsNormParams& p) {
   constexpr const char* kOp = "RmsNorm";
   MOESERVE_CHECK_ARG(kOp, p.x && p.weight && p.out, "x, weight and out must be non-null");
-  MOESERVE_CHECK_ARG(kOp, p.rows > 0 && p.dim > 0, "rows and dim must be positive, got rows=",
-                     p.rows, " dim=", p.dim);
+  MOESERVE_CHECK_ARG(kOp, p.rows > 0 && p.dim > 0,
+                     "rows and dim must be positive, got rows=", p.rows, " dim=", p.dim);
   MOESERVE_CHECK_ARG(kOp, p.ldx >= p.dim, "ldx=", p.ldx, " < dim=", p.dim);
   MOESERVE_CHECK_ARG(kOp, p.ldout >= p.dim, "ldout=", p.ldout, " < dim=", p.dim);
   MOESERVE_CHECK_ARG(kOp, ValidType(p.weight_type), "unknown weight_type");
@@ -97,8 +97,8 @@ absl::Status ValidateAttention(const AttentionParams& p) {
     MOESERVE_CHECK_ARG(kOp, seq >= 0, "token_seq[", t, "]=", seq, " is negative");
     MOESERVE_CHECK_ARG(kOp, pos >= 0, "token_pos[", t, "]=", pos, " is negative");
     const int64_t blocks = pos / p.block_size + 1;
-    MOESERVE_CHECK_ARG(kOp, blocks <= p.max_blocks_per_seq, "token_pos[", t, "]=", pos,
-                       " needs ", blocks, " blocks > max_blocks_per_seq=", p.max_blocks_per_seq);
+    MOESERVE_CHECK_ARG(kOp, blocks <= p.max_blocks_per_seq, "token_pos[", t, "]=", pos, " needs ",
+                       blocks, " blocks > max_blocks_per_seq=", p.max_blocks_per_seq);
     const int32_t* table = p.block_tables + seq * p.max_blocks_per_seq;
     for (int64_t b = 0; b < blocks; ++b) {
       MOESERVE_CHECK_ARG(kOp, table[b] >= 0, "block_tables[", seq, "][", b, "]=", table[b],
@@ -111,8 +111,8 @@ absl::Status ValidateAttention(const AttentionParams& p) {
 absl::Status ValidateSiluMul(const SiluMulParams& p) {
   constexpr const char* kOp = "SiluMul";
   MOESERVE_CHECK_ARG(kOp, p.gate_up && p.out, "gate_up and out must be non-null");
-  MOESERVE_CHECK_ARG(kOp, p.rows > 0 && p.inter > 0, "rows and inter must be positive, got rows=",
-                     p.rows, " inter=", p.inter);
+  MOESERVE_CHECK_ARG(kOp, p.rows > 0 && p.inter > 0,
+                     "rows and inter must be positive, got rows=", p.rows, " inter=", p.inter);
   MOESERVE_CHECK_ARG(kOp, p.ld_gate_up >= 2 * p.inter, "ld_gate_up=", p.ld_gate_up,
                      " < 2*inter=", 2 * p.inter);
   MOESERVE_CHECK_ARG(kOp, p.ldout >= p.inter, "ldout=", p.ldout, " < inter=", p.inter);

@@ -82,8 +82,8 @@ void RunMatmul(benchmark::State& state, bool stream) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double bytes = static_cast<double>(per_copy) * 2 * state.iterations();
   state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
-  state.counters["FLOPS"] = benchmark::Counter(2.0 * m * n * k * state.iterations(),
-                                               benchmark::Counter::kIsRate);
+  state.counters["FLOPS"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations(), benchmark::Counter::kIsRate);
   if (stream) {
     state.counters["bw_ceiling"] = Ceiling();
     state.counters["bw_fraction"] = bytes / secs / Ceiling();

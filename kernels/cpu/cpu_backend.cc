@@ -143,8 +143,8 @@ class CpuBackend final : public Backend {
 
 absl::Status CpuBackend::Matmul(const MatmulParams& p) {
   RETURN_IF_ERROR(ValidateMatmul(p));
-  cpu::MatmulBlock blk{p.x, p.ldx, nullptr, p.w, p.ldw, p.w_type, p.y, p.ldy, p.m, p.k,
-                       p.accumulate};
+  cpu::MatmulBlock blk{p.x, p.ldx, nullptr, p.w, p.ldw,       p.w_type,
+                       p.y, p.ldy, p.m,     p.k, p.accumulate};
   void (*kernel)(const cpu::MatmulBlock&, int64_t, int64_t) = cpu::MatmulPortable;
   int64_t row_block = 64;
 #if defined(__x86_64__)
@@ -239,9 +239,9 @@ const char* CpuIsaName(CpuIsa isa) {
 absl::StatusOr<std::unique_ptr<Backend>> MakeCpuBackend(ThreadPool* pool, CpuIsa isa) {
   if (isa == CpuIsa::kAuto) isa = DetectCpuIsa();
   if (!CpuIsaSupported(isa)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "CPU backend: this CPU or OS does not support ISA '", CpuIsaName(isa),
-        "' (best available: '", CpuIsaName(DetectCpuIsa()), "')"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("CPU backend: this CPU or OS does not support ISA '", CpuIsaName(isa),
+                     "' (best available: '", CpuIsaName(DetectCpuIsa()), "')"));
   }
   return std::unique_ptr<Backend>(new CpuBackend(pool, isa));
 }

@@ -11,6 +11,9 @@
 // than a plain bf16 activation. The split activations go into a scratch buffer the backend
 // allocates once at construction (kMatmulScratchBytes); the hot path never allocates.
 //
+// Attention workspace: pass AttentionWorkspaceFloats(max_context, pool->num_threads()) floats
+// (1 thread for a null pool); each thread takes its own slice for the scores of one query.
+//
 // Ownership and threads: the backend borrows `pool` (which must outlive it; nullptr runs every
 // op on the calling thread) and is driven by one thread at a time, as Backend requires.
 #ifndef MOESERVE_KERNELS_CPU_CPU_BACKEND_H_

@@ -39,7 +39,8 @@ void MatmulPortable(const MatmulBlock& b, int64_t n_begin, int64_t n_end);
 void MatmulAvx512(const MatmulBlock& b, int64_t n_begin, int64_t n_end);
 
 // uint16 elements per packed activation row: per 32-wide k chunk, 32 bf16 hi then 32 bf16 lo.
-inline int64_t PackedXStride(int64_t k) { return ((k + 31) / 32) * 64; }
+// static: internal linkage, so no copy compiled with AVX-512 flags can be shared with generic code.
+static inline int64_t PackedXStride(int64_t k) { return ((k + 31) / 32) * 64; }
 
 // Splits rows of x into bf16 hi/lo pairs for MatmulAvx512Bf16, zero-padding k to 32.
 void PackXAvx512Bf16(const float* x, int64_t ldx, int64_t rows, int64_t k, uint16_t* out);

@@ -60,8 +60,7 @@ double MeasureReadBandwidth(ThreadPool* pool, size_t bytes, int repeats) {
   for (int r = 0; r < std::max(repeats, 1); ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     run([&](int64_t b, int64_t e) {
-      sink.fetch_add(read(base + b * kLine, static_cast<size_t>(e - b)),
-                     std::memory_order_relaxed);
+      sink.fetch_add(read(base + b * kLine, static_cast<size_t>(e - b)), std::memory_order_relaxed);
     });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s > 0) best = std::max(best, static_cast<double>(lines * kLine) / s);

@@ -48,7 +48,8 @@ void RmsNormRows(const RmsNormParams& p, int64_t begin, int64_t end) {
     float* out = p.out + r * p.ldout;
     const float mean = Dot(x, x, p.dim) / static_cast<float>(p.dim);
     const float inv = 1.0f / std::sqrt(mean + p.eps);
-    for (int64_t d = 0; d < p.dim; ++d) out[d] = (x[d] * inv) * WeightAt(p.weight, p.weight_type, d);
+    for (int64_t d = 0; d < p.dim; ++d)
+      out[d] = (x[d] * inv) * WeightAt(p.weight, p.weight_type, d);
   }
 }
 

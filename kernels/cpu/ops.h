@@ -13,12 +13,12 @@
 
 namespace moeserve::kernels::cpu {
 
-void RmsNormRows(const RmsNormParams& p, int64_t begin, int64_t end);          // rows
-void RopeTokens(const RopeParams& p, int64_t begin, int64_t end);              // tokens
-void KvWriteTokens(const KvWriteParams& p, int64_t begin, int64_t end);        // tokens
-void SiluMulRows(const SiluMulParams& p, int64_t begin, int64_t end);          // rows
-void TopKGateTokens(const TopKGateParams& p, int64_t begin, int64_t end);      // tokens
-void EmbeddingTokens(const EmbeddingParams& p, int64_t begin, int64_t end);    // tokens
+void RmsNormRows(const RmsNormParams& p, int64_t begin, int64_t end);        // rows
+void RopeTokens(const RopeParams& p, int64_t begin, int64_t end);            // tokens
+void KvWriteTokens(const KvWriteParams& p, int64_t begin, int64_t end);      // tokens
+void SiluMulRows(const SiluMulParams& p, int64_t begin, int64_t end);        // rows
+void TopKGateTokens(const TopKGateParams& p, int64_t begin, int64_t end);    // tokens
+void EmbeddingTokens(const EmbeddingParams& p, int64_t begin, int64_t end);  // tokens
 
 // Items are (token, q head) pairs, item = token * num_q_heads + head. `scores` holds at least
 // max position + 1 floats, private to the calling thread.

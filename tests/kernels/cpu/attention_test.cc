@@ -28,8 +28,8 @@ struct Config {
 struct Cache {
   Config c;
   int64_t max_blocks;
-  std::vector<int32_t> tables;            // [seqs, max_blocks]
-  std::vector<std::vector<float>> k, v;   // per sequence [len, nkv*hd]
+  std::vector<int32_t> tables;           // [seqs, max_blocks]
+  std::vector<std::vector<float>> k, v;  // per sequence [len, nkv*hd]
   std::vector<float> k_cache, v_cache;
 
   Cache(Config cfg, const std::vector<int64_t>& lens, uint32_t seed) : c(cfg) {
@@ -57,16 +57,24 @@ struct Cache {
     std::vector<int64_t> slots;
     for (int64_t p = begin; p < end; ++p) slots.push_back(Slot(seq, p));
     const int64_t row = c.nkv * c.hd;
-    KvWriteParams p{k[seq].data() + begin * row, row, v[seq].data() + begin * row, row,
-                    slots.data(), end - begin, c.nkv, c.hd, k_cache.data(), v_cache.data()};
+    KvWriteParams p{k[seq].data() + begin * row,
+                    row,
+                    v[seq].data() + begin * row,
+                    row,
+                    slots.data(),
+                    end - begin,
+                    c.nkv,
+                    c.hd,
+                    k_cache.data(),
+                    v_cache.data()};
     ASSERT_TRUE(b->KvWrite(p).ok());
   }
 };
 
 // Runs attention for query tokens (seq, pos) with queries q [tokens, nq*hd].
 std::vector<float> RunAttention(Backend* b, int threads, const Cache& cache,
-                                const std::vector<int32_t>& seq,
-                       const std::vector<int32_t>& pos, const float* q) {
+                                const std::vector<int32_t>& seq, const std::vector<int32_t>& pos,
+                                const float* q) {
   const Config& c = cache.c;
   const int64_t tokens = static_cast<int64_t>(seq.size()), row = c.nq * c.hd;
   std::vector<float> out(tokens * row, -1.0f);
@@ -98,8 +106,8 @@ std::vector<float> RunAttention(Backend* b, int threads, const Cache& cache,
 TEST_P(AttentionTest, MatchesReferenceAcrossShapes) {
   const Config configs[] = {{4, 4, 64, 16}, {8, 2, 128, 16}, {16, 1, 80, 5}, {6, 3, 40, 7}};
   for (const Config& c : configs) {
-    SCOPED_TRACE(::testing::Message() << "nq=" << c.nq << " nkv=" << c.nkv << " hd=" << c.hd
-                                      << " bs=" << c.block_size);
+    SCOPED_TRACE(::testing::Message()
+                 << "nq=" << c.nq << " nkv=" << c.nkv << " hd=" << c.hd << " bs=" << c.block_size);
     auto b = MakeBackend(GetParam(), 2);
     const std::vector<int64_t> lens = {1, 37, 70};
     Cache cache(c, lens, 17);
@@ -176,8 +184,8 @@ TEST_P(AttentionTest, ChunkingAndBatchInvariantBitwise) {
     }
     // Decode style: each token alone.
     for (int64_t t : {int64_t{0}, int64_t{31}, len - 1}) {
-      const auto out = RunAttention(b.backend.get(), threads, chunked, {1}, {static_cast<int32_t>(t)},
-                           q.data() + t * row);
+      const auto out = RunAttention(b.backend.get(), threads, chunked, {1},
+                                    {static_cast<int32_t>(t)}, q.data() + t * row);
       EXPECT_TRUE(BitEqual(out.data(), expect.data() + t * row, row)) << "token " << t;
     }
   }

@@ -24,9 +24,9 @@ struct Shape {
 };
 
 void CheckAgainstReference(CpuIsa isa, int threads, WeightType type, Shape s, bool accumulate) {
-  SCOPED_TRACE(::testing::Message() << CpuIsaName(isa) << " " << TypeName(type) << " m=" << s.m
-                                    << " n=" << s.n << " k=" << s.k << " threads=" << threads
-                                    << " accumulate=" << accumulate);
+  SCOPED_TRACE(::testing::Message()
+               << CpuIsaName(isa) << " " << TypeName(type) << " m=" << s.m << " n=" << s.n
+               << " k=" << s.k << " threads=" << threads << " accumulate=" << accumulate);
   const int64_t ldx = s.k + 3, ldw = s.k + 5, ldy = s.n + 2;
   const auto x = RandomFloats(s.m * ldx, 11 + s.k);
   const Weights w = RandomWeights(type, s.n * ldw, 7 + s.n);
@@ -67,8 +67,8 @@ void CheckAgainstReference(CpuIsa isa, int threads, WeightType type, Shape s, bo
 }
 
 TEST_P(MatmulTest, MatchesReference) {
-  const Shape shapes[] = {{1, 1, 1},    {1, 8, 32},   {1, 37, 77},  {2, 19, 64},
-                          {3, 33, 31},  {5, 17, 100}, {7, 64, 257}, {16, 45, 128},
+  const Shape shapes[] = {{1, 1, 1},    {1, 8, 32},   {1, 37, 77},   {2, 19, 64},
+                          {3, 33, 31},  {5, 17, 100}, {7, 64, 257},  {16, 45, 128},
                           {33, 70, 96}, {70, 21, 50}, {1, 300, 1000}};
   for (WeightType type : {WeightType::kBF16, WeightType::kF16, WeightType::kF32}) {
     for (const Shape& s : shapes) {
@@ -147,8 +147,7 @@ TEST_P(MatmulTest, RejectsBadArguments) {
   auto b = MakeBackend(GetParam(), 1);
   std::vector<float> x(64), y(64);
   std::vector<uint16_t> w(64);
-  const MatmulParams good{x.data(), 8, w.data(), 8, WeightType::kBF16, y.data(), 8, 2, 8, 8,
-                          false};
+  const MatmulParams good{x.data(), 8, w.data(), 8, WeightType::kBF16, y.data(), 8, 2, 8, 8, false};
   ASSERT_TRUE(b->Matmul(good).ok());
   auto expect_invalid = [&](MatmulParams p, const char* what) {
     const absl::Status s = b->Matmul(p);

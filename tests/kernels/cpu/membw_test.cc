@@ -10,8 +10,8 @@ namespace {
 TEST(Membw, ReturnsPositiveBandwidth) {
   ThreadPool pool(2);
   const double bw = MeasureReadBandwidth(&pool, size_t{64} << 20, 2);
-  EXPECT_GT(bw, 1e8);    // > 100 MB/s
-  EXPECT_LT(bw, 1e13);   // < 10 TB/s
+  EXPECT_GT(bw, 1e8);   // > 100 MB/s
+  EXPECT_LT(bw, 1e13);  // < 10 TB/s
 }
 
 TEST(Membw, WorksWithoutPoolAndTinyBuffers) {

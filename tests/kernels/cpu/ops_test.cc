@@ -185,8 +185,8 @@ TEST_P(OpsTest, EmbeddingCopiesRows) {
     const Weights table = RandomWeights(type, vocab * dim, 6);
     const std::vector<int32_t> ids = {0, 49, 7, 7, 23};
     std::vector<float> out(ids.size() * ldout, 5.0f);
-    EmbeddingParams p{table.data(), type,       vocab, dim, ids.data(), int64_t(ids.size()),
-                      out.data(),   ldout};
+    EmbeddingParams p{table.data(),        type,       vocab, dim, ids.data(),
+                      int64_t(ids.size()), out.data(), ldout};
     ASSERT_TRUE(b->Embedding(p).ok());
     for (size_t t = 0; t < ids.size(); ++t) {
       EXPECT_TRUE(BitEqual(out.data() + t * ldout, table.value.data() + ids[t] * dim, dim));
@@ -210,8 +210,8 @@ TEST_P(OpsTest, KvWriteScattersToSlots) {
   const int64_t tokens = static_cast<int64_t>(slots.size());
   const auto k = RandomFloats(tokens * ldk, 1), v = RandomFloats(tokens * row, 2);
   std::vector<float> kc(slots_total * row, 0.0f), vc(slots_total * row, 0.0f);
-  KvWriteParams p{k.data(), ldk, v.data(), row, slots.data(), tokens, kvh, hd, kc.data(),
-                  vc.data()};
+  KvWriteParams p{k.data(), ldk, v.data(), row,       slots.data(),
+                  tokens,   kvh, hd,       kc.data(), vc.data()};
   ASSERT_TRUE(b->KvWrite(p).ok());
   for (int64_t t = 0; t < tokens; ++t) {
     EXPECT_TRUE(BitEqual(kc.data() + slots[t] * row, k.data() + t * ldk, row));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,10 +16,14 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_backend.h"
 
+namespace moeserve::kernels {
+// gtest prints parameters with this instead of raw bytes.
+inline void PrintTo(CpuIsa isa, std::ostream* os) { *os << CpuIsaName(isa); }
+}  // namespace moeserve::kernels
+
 namespace moeserve::kernels::testing {
 
-inline std::vector<float> RandomFloats(size_t n, uint32_t seed, float lo = -1.0f,
-                                       float hi = 1.0f) {
+inline std::vector<float> RandomFloats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> v(n);
@@ -96,8 +101,8 @@ inline std::string IsaParamName(const ::testing::TestParamInfo<CpuIsa>& info) {
 }  // namespace moeserve::kernels::testing
 
 // Instantiates a TEST_P suite over every ISA this machine supports.
-#define MOESERVE_INSTANTIATE_FOR_ALL_ISAS(suite)                                       \
-  INSTANTIATE_TEST_SUITE_P(AllIsas, suite,                                             \
+#define MOESERVE_INSTANTIATE_FOR_ALL_ISAS(suite)                                         \
+  INSTANTIATE_TEST_SUITE_P(AllIsas, suite,                                               \
                            ::testing::ValuesIn(::moeserve::kernels::SupportedCpuIsas()), \
                            ::moeserve::kernels::testing::IsaParamName)
 
