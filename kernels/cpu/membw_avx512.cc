@@ -21,7 +21,12 @@ uint64_t ReadLinesAvx512(const void* p, size_t lines) {
     for (int a = 0; a < 8; ++a) acc[a] = _mm512_add_epi64(acc[a], _mm512_load_si512(v + i + a));
   for (; i < lines; ++i) acc[0] = _mm512_add_epi64(acc[0], _mm512_load_si512(v + i));
   for (int a = 1; a < 8; ++a) acc[0] = _mm512_add_epi64(acc[0], acc[a]);
-  return static_cast<uint64_t>(_mm512_reduce_add_epi64(acc[0]));
+  // Unsigned lane sum: _mm512_reduce_add_epi64 adds as signed (overflow is UB under UBSan).
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, acc[0]);
+  uint64_t s = 0;
+  for (int a = 0; a < 8; ++a) s += lanes[a];
+  return s;
 }
 
 }  // namespace moeserve::kernels::cpu
