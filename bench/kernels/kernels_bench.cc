@@ -3,7 +3,7 @@
 // Decode (m = 1..8) is memory-bound: each iteration uses the next of several weight copies
 // whose total is far above the last-level cache, so weights stream from DRAM as in serving.
 // Counters: bytes_per_second (weight bytes read), FLOPS, bw_ceiling (MeasureReadBandwidth on
-// the same pool) and bw_fraction (achieved / ceiling). Prefill (m = 128, 512) reuses one copy
+// the same pool, re-measured right after each decode case) and bw_fraction (achieved / ceiling). Prefill (m = 128, 512) reuses one copy
 // and is compute-bound; FLOPS is its figure. Flags: --threads=N (default 2), --isa=NAME.
 #include <algorithm>
 #include <chrono>
@@ -85,8 +85,12 @@ void RunMatmul(benchmark::State& state, bool stream) {
   state.counters["FLOPS"] =
       benchmark::Counter(2.0 * m * n * k * state.iterations(), benchmark::Counter::kIsRate);
   if (stream) {
-    state.counters["bw_ceiling"] = Ceiling();
-    state.counters["bw_fraction"] = bytes / secs / Ceiling();
+    // The machine may be shared: measure the ceiling again right after the timed loop, under
+    // the same conditions, and compare against the better of that and the start-up figure.
+    const double now = MeasureReadBandwidth(Pool(), kStreamBytes / 2, 3);
+    state.counters["bw_ceiling"] = now;
+    state.counters["bw_fraction"] = bytes / secs / now;
+    state.counters["bw_fraction_best"] = bytes / secs / std::max(now, Ceiling());
   }
   state.SetLabel(backend->name());
 }
