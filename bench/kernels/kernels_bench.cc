@@ -3,8 +3,9 @@
 // Decode (m = 1..8) is memory-bound: each iteration uses the next of several weight copies
 // whose total is far above the last-level cache, so weights stream from DRAM as in serving.
 // Counters: bytes_per_second (weight bytes read), FLOPS, bw_ceiling (MeasureReadBandwidth on
-// the same pool, re-measured right after each decode case) and bw_fraction (achieved / ceiling). Prefill (m = 128, 512) reuses one copy
-// and is compute-bound; FLOPS is its figure. Flags: --threads=N (default 2), --isa=NAME.
+// the same pool, re-measured right after each decode case) and bw_fraction (achieved / ceiling).
+// Prefill (m = 128, 512) reuses one copy and is compute-bound; FLOPS is its figure. Flags:
+// --threads=N (default 2), --isa=NAME.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
