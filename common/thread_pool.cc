@@ -13,11 +13,13 @@ inline void CpuRelax() {
   _mm_pause();
 #endif
 }
+inline uint32_t GenerationOf(uint64_t claim) { return static_cast<uint32_t>(claim >> 32); }
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads)
     : num_threads_(num_threads > 0 ? num_threads
                                    : std::max(1u, std::thread::hardware_concurrency())) {
+  ranges_.resize(num_threads_);
   for (int i = 1; i < num_threads_; ++i) threads_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
@@ -25,10 +27,22 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
-    generation_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
+}
+
+void ThreadPool::RunRanges(uint32_t generation) {
+  uint64_t c = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    if (GenerationOf(c) != generation) return;
+    const uint32_t index = static_cast<uint32_t>(c);
+    if (static_cast<int>(index) >= num_ranges_.load(std::memory_order_relaxed)) return;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+    (*job_)(ranges_[index].first, ranges_[index].second);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    c = claim_.load(std::memory_order_acquire);
+  }
 }
 
 void ThreadPool::ParallelFor(int64_t n, int64_t grain,
@@ -41,50 +55,45 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
+  int64_t begin = 0;
+  for (int p = 0; p < parts; ++p) {
+    const int64_t my_chunks = chunks / parts + (p < chunks % parts ? 1 : 0);
+    const int64_t end = std::min(n, begin + my_chunks * grain);
+    ranges_[p] = {begin, end};
+    begin = end;
+  }
+  job_ = &fn;
+  num_ranges_.store(parts, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t gen = ++generation_;
+  claim_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    ranges_.assign(num_threads_, {0, 0});
-    int64_t begin = 0;
-    for (int p = 0; p < parts; ++p) {
-      const int64_t my_chunks = chunks / parts + (p < chunks % parts ? 1 : 0);
-      const int64_t end = std::min(n, begin + my_chunks * grain);
-      ranges_[p] = {begin, end};
-      begin = end;
-    }
-    job_ = &fn;
-    pending_.store(num_threads_ - 1, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(mu_);  // pairs with the workers' sleep check
   }
   cv_.notify_all();
-  if (ranges_[0].first < ranges_[0].second) fn(ranges_[0].first, ranges_[0].second);
-  while (pending_.load(std::memory_order_acquire) != 0) CpuRelax();
+  RunRanges(gen);
+  while (done_.load(std::memory_order_acquire) != parts) CpuRelax();
 }
 
-void ThreadPool::WorkerLoop(int index) {
-  uint64_t seen = 0;
+void ThreadPool::WorkerLoop(int) {
+  uint32_t seen = 0;
   for (;;) {
     // Spin briefly: decode steps issue many short loops back to back.
-    uint64_t gen = generation_.load(std::memory_order_acquire);
+    uint32_t gen = GenerationOf(claim_.load(std::memory_order_acquire));
     for (int spin = 0; gen == seen && spin < 20000; ++spin) {
       CpuRelax();
-      gen = generation_.load(std::memory_order_acquire);
+      gen = GenerationOf(claim_.load(std::memory_order_acquire));
     }
     if (gen == seen) {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      gen = generation_.load(std::memory_order_acquire);
+      cv_.wait(lock, [&] {
+        return stop_ || GenerationOf(claim_.load(std::memory_order_acquire)) != seen;
+      });
+      if (stop_) return;
+      gen = GenerationOf(claim_.load(std::memory_order_acquire));
     }
     seen = gen;
-    std::pair<int64_t, int64_t> range;
-    const std::function<void(int64_t, int64_t)>* job;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
-      range = ranges_[index];
-      job = job_;
-    }
-    if (range.first < range.second) (*job)(range.first, range.second);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    RunRanges(gen);
   }
 }
 
