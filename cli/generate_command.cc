@@ -24,7 +24,7 @@ int RunGenerate(const std::vector<std::string>& args) {
                              "top-p", "min-p", "seed", "logprobs", "format", "threads",
                              "prefill-chunk", "repetition-penalty", "presence-penalty",
                              "frequency-penalty"},
-                            {"ignore-eos", "progress"});
+                            {"ignore-eos", "quiet"});
   if (!flags.ok()) return UsageError(kName, std::string(flags.status().message()));
   auto model = flags->GetString("model");
   if (!model.ok()) return UsageError(kName, std::string(model.status().message()));
@@ -61,7 +61,7 @@ int RunGenerate(const std::vector<std::string>& args) {
 
   LocalEngineOptions options;
   options.num_threads = static_cast<int>(*threads);
-  options.progress = flags->GetBool("progress");
+  options.progress = !flags->GetBool("quiet");  // on stderr: a bar on a TTY, else log lines
   auto engine_or = LocalEngine::Open(*model, options);
   if (!engine_or.ok()) return StatusExit(kName, engine_or.status());
   LocalEngine& engine = **engine_or;

@@ -12,11 +12,12 @@ absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Open(const std::string
   e->options_ = options;
   ASSIGN_OR_RETURN(e->config_, LoadModelConfig(dir));
   ASSIGN_OR_RETURN(e->generation_config_, LoadGenerationConfig(dir));
-  OpenOptions open_options;
-  open_options.progress = options.progress;
-  open_options.populate = [](std::string_view) { return true; };
-  ASSIGN_OR_RETURN(e->store_, TensorStore::Open(dir, open_options));
+  // Validate everything before touching the weights' pages, then read them in with progress.
+  ASSIGN_OR_RETURN(e->store_, TensorStore::Open(dir));
   RETURN_IF_ERROR(CheckTensors(e->config_, *e->store_, SpecOptions{}));
+  OpenOptions populate;
+  populate.progress = options.progress;
+  RETURN_IF_ERROR(e->store_->Populate(populate).status());
 
   e->pool_ = std::make_unique<ThreadPool>(options.num_threads);
   ASSIGN_OR_RETURN(e->backend_, kernels::MakeCpuBackend(e->pool_.get()));
