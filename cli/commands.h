@@ -10,6 +10,7 @@ namespace moeserve::cli {
 
 int RunVersion(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_BEGIN
+int RunRenderChat(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_END
 
 }  // namespace moeserve::cli

@@ -787,6 +787,7 @@ absl::StatusOr<std::string> PyReplace(Interpreter& interp, const std::string& s,
 absl::StatusOr<std::string> PyFormat(const std::string& fmt, const CallArgs& args) {
   std::string out;
   size_t auto_index = 0;
+  enum { kUnknown, kAuto, kManual } numbering = kUnknown;
   for (size_t i = 0; i < fmt.size(); ++i) {
     char c = fmt[i];
     if (c == '}') {
@@ -826,6 +827,12 @@ absl::StatusOr<std::string> PyFormat(const std::string& fmt, const CallArgs& arg
     }
     const Value* arg = nullptr;
     if (field.empty() || std::all_of(field.begin(), field.end(), ::isdigit)) {
+      auto mode = field.empty() ? kAuto : kManual;
+      if (numbering != kUnknown && numbering != mode) {
+        return absl::InvalidArgumentError(
+            "cannot switch between automatic and manual field numbering");
+      }
+      numbering = mode;
       size_t index = field.empty() ? auto_index++ : std::strtoul(field.c_str(), nullptr, 10);
       if (index >= args.positional.size()) {
         return absl::OutOfRangeError(
@@ -1067,7 +1074,7 @@ absl::StatusOr<Value> CallMethod(Interpreter& interp, const Value& self, const s
         out.push_back(name == "keys" ? k : v);
       }
     }
-    return Value::List(std::move(out));
+    return Value::DictView(absl::StrCat("dict_", name), std::move(out));
   }
   if (self.is_sequence()) {
     if (name == "copy") return self;

@@ -50,6 +50,12 @@ Value Value::Iterator(ValueList items) {
   return v;
 }
 
+Value Value::DictView(std::string view, ValueList items) {
+  Value v = List(std::move(items));
+  v.string_ = std::make_shared<const std::string>(std::move(view));
+  return v;
+}
+
 Value Value::FromDict(Dict dict) {
   Value v;
   v.kind_ = Kind::kDict;
@@ -265,6 +271,7 @@ std::string Repr(const Value& v) {
       }
       if (tuple && v.items().size() == 1) out += ",";
       out += tuple ? ")" : "]";
+      if (v.is_list() && v.string_) return *v.string_ + "(" + out + ")";  // A dict view.
       return out;
     }
     case Value::Kind::kDict: {

@@ -52,6 +52,9 @@ class Value {
   static Value List(ValueList items);
   static Value Tuple(ValueList items);
   static Value Iterator(ValueList items);
+  // What dict.items()/keys()/values() return: a list that prints as Python's view does,
+  // e.g. "dict_items([('a', 1)])". `view` is "dict_items", "dict_keys" or "dict_values".
+  static Value DictView(std::string view, ValueList items);
   static Value FromDict(Dict dict);
   static Value FromNamespace(std::shared_ptr<Namespace> ns);
   static Value FromCallable(std::shared_ptr<const Callable> fn);
@@ -93,11 +96,13 @@ class Value {
   std::string TypeName() const;
 
  private:
+  friend std::string Repr(const Value& v);
+
   Kind kind_ = Kind::kUndefined;
   bool bool_ = false;
   int64_t int_ = 0;
   double float_ = 0;
-  std::shared_ptr<const std::string> string_;
+  std::shared_ptr<const std::string> string_;  // The text; an undefined's hint; a view's name.
   std::shared_ptr<const ValueList> list_;
   std::shared_ptr<const Dict> dict_;
   std::shared_ptr<Namespace> ns_;
