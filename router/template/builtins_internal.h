@@ -11,6 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "router/template/interpreter.h"
 #include "router/template/value.h"
 
 namespace moeserve::jinja::internal {
@@ -24,12 +25,17 @@ absl::StatusOr<std::vector<std::optional<Value>>> Bind(
     absl::string_view fn, CallArgs args, std::initializer_list<absl::string_view> names);
 inline bool IsNone(const std::optional<Value>& v) { return !v || v->is_none(); }
 absl::StatusOr<int64_t> ToIndex(const Value& v, absl::string_view what);
+absl::StatusOr<std::string> ToStringArg(const Value& v, absl::string_view what);
 // Stable sort of (key, item) pairs by key with Python's `<`.
 absl::Status SortValues(std::vector<std::pair<Value, Value>>* keyed, bool reverse);
 // Jinja's ignore_case postprocessor: lower-cases strings unless case_sensitive.
 Value IgnoreCase(const Value& v, bool case_sensitive);
 // Python getattr(obj, name) under the sandbox, without Jinja's item fallback.
 absl::StatusOr<std::optional<Value>> PyGetAttr(const Value& obj, const std::string& name);
+
+// Calls method `name` of a str, dict, list or tuple (methods.cc).
+absl::StatusOr<Value> CallMethod(Interpreter& interp, const Value& self, const std::string& name,
+                                 CallArgs args);
 
 }  // namespace moeserve::jinja::internal
 
