@@ -21,7 +21,7 @@ const Command kCommands[] = {
     // Each command lives in cli/<name>_command.cc and is declared in cli/commands.h.
     {"version", moeserve::cli::RunVersion, "print the version"},
     // MOESERVE_COMMANDS_BEGIN
-    {"render-chat", moeserve::cli::RunRenderChat, "render chat requests with the model's chat template"},
+    {"render-chat", moeserve::cli::RunRenderChat, "render prompts with the chat template"},
     // MOESERVE_COMMANDS_END
 };
 

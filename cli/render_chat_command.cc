@@ -102,8 +102,7 @@ int RunRenderChat(const std::vector<std::string>& args) {
   }
   absl::StatusOr<ChatTemplate> chat = ChatTemplate::FromTokenizerConfig(tokenizer);
   if (!chat.ok()) {
-    std::fprintf(stderr, "moeserve render-chat: %s\n",
-                 OneLine(chat.status().message()).c_str());
+    std::fprintf(stderr, "moeserve render-chat: %s\n", OneLine(chat.status().message()).c_str());
     return 2;
   }
   int exit_code = 0;
@@ -112,8 +111,8 @@ int RunRenderChat(const std::vector<std::string>& args) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     absl::StatusOr<std::string> prompt = RenderLine(*chat, line);
     if (!prompt.ok()) {
-      std::fprintf(stderr, "moeserve render-chat: line %lld: %s\n",
-                   static_cast<long long>(line_no), OneLine(prompt.status().message()).c_str());
+      std::fprintf(stderr, "moeserve render-chat: line %lld: %s\n", static_cast<long long>(line_no),
+                   OneLine(prompt.status().message()).c_str());
       std::fputs("null\n", stdout);
       exit_code = 2;
       continue;

@@ -2,6 +2,8 @@
 // behaviour it reproduces.
 #include "router/template/builtins.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,13 +13,12 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 #include "router/template/builtins_internal.h"
 #include "router/template/text.h"
-#include <utf8proc.h>
 
 namespace moeserve::jinja {
 namespace internal {
@@ -138,9 +139,9 @@ namespace {
 
 const std::set<std::string>& StringMethods() {
   static const auto* const kMethods = new std::set<std::string>{
-      "startswith", "endswith", "split",  "rsplit",  "strip",   "lstrip",  "rstrip",
-      "replace",    "upper",    "lower",  "title",   "capitalize", "find", "rfind",
-      "index",      "rindex",   "count",  "format",  "join",    "isdigit", "isalpha",
+      "startswith", "endswith", "split",   "rsplit",  "strip",      "lstrip",   "rstrip",
+      "replace",    "upper",    "lower",   "title",   "capitalize", "find",     "rfind",
+      "index",      "rindex",   "count",   "format",  "join",       "isdigit",  "isalpha",
       "isalnum",    "isspace",  "isupper", "islower", "splitlines", "swapcase", "zfill"};
   return *kMethods;
 }
@@ -156,7 +157,7 @@ const std::set<std::string>& ListMethods() {
 // Methods the ImmutableSandboxedEnvironment refuses (they would mutate a list or dict).
 const std::set<std::string>& UnsafeMethods() {
   static const auto* const kMethods = new std::set<std::string>{
-      "append", "extend",  "insert",  "pop",   "remove",     "clear", "sort",
+      "append",  "extend", "insert",  "pop",        "remove",      "clear",      "sort",
       "reverse", "update", "popitem", "setdefault", "__setitem__", "__delitem__"};
   return *kMethods;
 }
@@ -185,10 +186,11 @@ Value NoAttribute(const Value& obj, const std::string& name) {
 
 }  // namespace
 
-absl::StatusOr<std::optional<Value>> internal::PyGetAttr(const Value& obj, const std::string& name) {
+absl::StatusOr<std::optional<Value>> internal::PyGetAttr(const Value& obj,
+                                                         const std::string& name) {
   if ((obj.is_sequence() || obj.is_dict()) && UnsafeMethods().count(name)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "access to attribute '", name, "' of '", obj.TypeName(), "' object is unsafe."));
+    return absl::PermissionDeniedError(absl::StrCat("access to attribute '", name, "' of '",
+                                                    obj.TypeName(), "' object is unsafe."));
   }
   switch (obj.kind()) {
     case Value::Kind::kString:
@@ -264,8 +266,7 @@ absl::StatusOr<Value> GetItem(const Value& obj, const Value& key) {
     ASSIGN_OR_RETURN(std::optional<Value> attr, PyGetAttr(obj, key.as_string()));
     if (attr) return *attr;
   }
-  return Value::Undefined(absl::StrCat("'", obj.TypeName(), " object' has no element ",
-                                       Repr(key)));
+  return Value::Undefined(absl::StrCat("'", obj.TypeName(), " object' has no element ", Repr(key)));
 }
 
 absl::StatusOr<Value> GetSlice(const Value& obj, const Value& start, const Value& stop,
@@ -402,8 +403,7 @@ absl::StatusOr<Value> PercentFormat(const std::string& fmt, const Value& args) {
     } else if (conv == 'd' || conv == 'i') {
       if (!arg->is_number()) {
         return TypeError(absl::StrCat("%", std::string(1, conv),
-                                      " format: a real number is required, not ",
-                                      arg->TypeName()));
+                                      " format: a real number is required, not ", arg->TypeName()));
       }
       if (arg->is_float()) {
         double t = std::trunc(arg->as_float());
@@ -589,8 +589,8 @@ absl::StatusOr<bool> Contains(const Value& item, const Value& container) {
   switch (container.kind()) {
     case Value::Kind::kString:
       if (!item.is_string()) {
-        return TypeError(absl::StrCat("'in <string>' requires string as left operand, not ",
-                                      item.TypeName()));
+        return TypeError(
+            absl::StrCat("'in <string>' requires string as left operand, not ", item.TypeName()));
       }
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Kind::kList:

@@ -13,9 +13,9 @@ namespace moeserve {
 namespace {
 
 // transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order.
-constexpr const char* kSpecialTokens[] = {"bos_token",  "eos_token", "unk_token",
-                                          "sep_token",  "pad_token", "cls_token",
-                                          "mask_token", "additional_special_tokens"};
+constexpr const char* kSpecialTokens[] = {
+    "bos_token", "eos_token", "unk_token",  "sep_token",
+    "pad_token", "cls_token", "mask_token", "additional_special_tokens"};
 
 // A special token is a string or an AddedToken object {"content": ...}.
 std::optional<std::string> TokenContent(const nlohmann::ordered_json& j) {

@@ -9,10 +9,10 @@
 #include <functional>
 #include <map>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 #include "router/template/builtins.h"
 #include "router/template/builtins_internal.h"
@@ -41,9 +41,9 @@ absl::StatusOr<Value> AttrGet(const Value& item, const Value& attribute) {
   Value cur = item;
   for (absl::string_view part : absl::StrSplit(attribute.as_string(), '.')) {
     bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    Value key = digits ? Value(static_cast<int64_t>(std::strtoll(std::string(part).c_str(),
-                                                                 nullptr, 10)))
-                       : Value(std::string(part));
+    Value key =
+        digits ? Value(static_cast<int64_t>(std::strtoll(std::string(part).c_str(), nullptr, 10)))
+               : Value(std::string(part));
     ASSIGN_OR_RETURN(cur, GetItem(cur, key));
   }
   return cur;
@@ -75,8 +75,8 @@ absl::StatusOr<ValueList> Items(Interpreter& interp, const Value& v) {
 std::optional<double> ParsePyFloat(const std::string& text) {
   std::string s = PyStrip(text, nullptr, true, true);
   std::string lower = PyLower(s);
-  std::string body = (!lower.empty() && (lower[0] == '+' || lower[0] == '-')) ? lower.substr(1)
-                                                                              : lower;
+  std::string body =
+      (!lower.empty() && (lower[0] == '+' || lower[0] == '-')) ? lower.substr(1) : lower;
   if (body == "inf" || body == "infinity" || body == "nan") {
     double v = body == "nan" ? std::nan("") : HUGE_VAL;
     return lower[0] == '-' ? -v : v;
@@ -110,7 +110,8 @@ std::optional<int64_t> ParsePyInt(const std::string& text, int base) {
   std::string s = PyStrip(text, nullptr, true, true);
   std::string clean;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '_' && i > 0 && i + 1 < s.size() && std::isalnum(static_cast<unsigned char>(s[i - 1])) &&
+    if (s[i] == '_' && i > 0 && i + 1 < s.size() &&
+        std::isalnum(static_cast<unsigned char>(s[i - 1])) &&
         std::isalnum(static_cast<unsigned char>(s[i + 1]))) {
       continue;
     }
@@ -155,8 +156,8 @@ absl::StatusOr<Value> FilterToJson(Interpreter&, const Value& v, CallArgs args) 
     if (a[1]->is_string()) {
       opt.indent = a[1]->as_string();
     } else if (a[1]->is_int() || a[1]->is_bool()) {
-      opt.indent = std::string(static_cast<size_t>(std::clamp<int64_t>(a[1]->as_int(), 0, 64)),
-                               ' ');
+      opt.indent =
+          std::string(static_cast<size_t>(std::clamp<int64_t>(a[1]->as_int(), 0, 64)), ' ');
     } else {
       return TypeError("tojson: indent must be an int or a string");
     }
@@ -178,11 +179,15 @@ absl::StatusOr<Value> FilterToJson(Interpreter&, const Value& v, CallArgs args) 
 absl::StatusOr<Value> FilterLength(Interpreter&, const Value& v, CallArgs args) {
   RETURN_IF_ERROR(Bind("length", std::move(args), {}).status());
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return Value(int64_t{0});
-    case Value::Kind::kString: return Value(CodePointCount(v.as_string()));
+    case Value::Kind::kUndefined:
+      return Value(int64_t{0});
+    case Value::Kind::kString:
+      return Value(CodePointCount(v.as_string()));
     case Value::Kind::kList:
-    case Value::Kind::kTuple: return Value(static_cast<int64_t>(v.items().size()));
-    case Value::Kind::kDict: return Value(static_cast<int64_t>(v.dict().entries.size()));
+    case Value::Kind::kTuple:
+      return Value(static_cast<int64_t>(v.items().size()));
+    case Value::Kind::kDict:
+      return Value(static_cast<int64_t>(v.dict().entries.size()));
     default:
       return TypeError(absl::StrCat("object of type '", v.TypeName(), "' has no len()"));
   }
@@ -485,12 +490,23 @@ absl::StatusOr<Value> FilterEscape(Interpreter&, const Value& v, CallArgs args) 
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return Value(std::move(out));
@@ -534,8 +550,7 @@ absl::StatusOr<Value> FilterSort(Interpreter& interp, const Value& v, CallArgs a
 }
 
 absl::StatusOr<Value> FilterDictSort(Interpreter& interp, const Value& v, CallArgs args) {
-  ASSIGN_OR_RETURN(auto a,
-                   Bind("dictsort", std::move(args), {"case_sensitive", "by", "reverse"}));
+  ASSIGN_OR_RETURN(auto a, Bind("dictsort", std::move(args), {"case_sensitive", "by", "reverse"}));
   if (!v.is_dict()) return TypeError("dictsort: value must be a mapping");
   size_t pos = 0;
   if (a[1]) {
@@ -549,8 +564,7 @@ absl::StatusOr<Value> FilterDictSort(Interpreter& interp, const Value& v, CallAr
   RETURN_IF_ERROR(interp.ChargeIterations(static_cast<int64_t>(v.dict().entries.size())));
   std::vector<std::pair<Value, Value>> keyed;
   for (const auto& [k, e] : v.dict().entries) {
-    keyed.emplace_back(IgnoreCase(pos == 0 ? k : e, a[0] && a[0]->Truthy()),
-                       Value::Tuple({k, e}));
+    keyed.emplace_back(IgnoreCase(pos == 0 ? k : e, a[0] && a[0]->Truthy()), Value::Tuple({k, e}));
   }
   RETURN_IF_ERROR(internal::SortValues(&keyed, a[2] && a[2]->Truthy()));
   ValueList out;
@@ -559,8 +573,8 @@ absl::StatusOr<Value> FilterDictSort(Interpreter& interp, const Value& v, CallAr
 }
 
 absl::StatusOr<Value> MinOrMax(Interpreter& interp, const Value& v, CallArgs args, bool max) {
-  ASSIGN_OR_RETURN(auto a, Bind(max ? "max" : "min", std::move(args),
-                                {"case_sensitive", "attribute"}));
+  ASSIGN_OR_RETURN(auto a,
+                   Bind(max ? "max" : "min", std::move(args), {"case_sensitive", "attribute"}));
   ASSIGN_OR_RETURN(ValueList items, Items(interp, v));
   if (items.empty()) return Value::Undefined("No aggregated item, sequence was empty.");
   size_t best = 0;
@@ -692,7 +706,8 @@ absl::StatusOr<Value> FilterAttr(Interpreter&, const Value& v, CallArgs args) {
   ASSIGN_OR_RETURN(std::string name, ToStr(*a[0]));
   ASSIGN_OR_RETURN(std::optional<Value> attr, internal::PyGetAttr(v, name));
   if (attr) return *attr;
-  return Value::Undefined(absl::StrCat("'", v.TypeName(), " object' has no attribute '", name, "'"));
+  return Value::Undefined(
+      absl::StrCat("'", v.TypeName(), " object' has no attribute '", name, "'"));
 }
 
 absl::StatusOr<Value> FilterFormat(Interpreter& interp, const Value& v, CallArgs args) {
@@ -768,10 +783,10 @@ absl::StatusOr<bool> NoArgs(absl::string_view name, CallArgs args) {
   return true;
 }
 
-#define MOESERVE_SIMPLE_TEST(fn, name, expr)                                   \
-  absl::StatusOr<bool> fn(Interpreter&, const Value& v, CallArgs args) {       \
-    RETURN_IF_ERROR(NoArgs(name, std::move(args)).status());                   \
-    return (expr);                                                             \
+#define MOESERVE_SIMPLE_TEST(fn, name, expr)                             \
+  absl::StatusOr<bool> fn(Interpreter&, const Value& v, CallArgs args) { \
+    RETURN_IF_ERROR(NoArgs(name, std::move(args)).status());             \
+    return (expr);                                                       \
   }
 
 MOESERVE_SIMPLE_TEST(TestDefined, "defined", !v.is_undefined())
@@ -859,8 +874,9 @@ absl::StatusOr<bool> TestSameAs(Interpreter&, const Value& v, CallArgs args) {
     case Value::Kind::kDict:
       return &v.dict() == &other.dict();
     default:
-      return absl::UnimplementedError("'sameas' on strings and floats depends on CPython "
-                                      "object identity and is not supported");
+      return absl::UnimplementedError(
+          "'sameas' on strings and floats depends on CPython "
+          "object identity and is not supported");
   }
 }
 
@@ -875,19 +891,45 @@ absl::StatusOr<bool> TestTest(Interpreter&, const Value& v, CallArgs args) {
 
 const std::map<std::string, TestFn>& Tests() {
   static const auto* const kTests = new std::map<std::string, TestFn>{
-      {"!=", TestCompare<kNe>},      {"<", TestCompare<kLt>},     {"<=", TestCompare<kLe>},
-      {"==", TestCompare<kEq>},      {">", TestCompare<kGt>},     {">=", TestCompare<kGe>},
-      {"boolean", TestBoolean},      {"callable", TestCallable},  {"defined", TestDefined},
-      {"divisibleby", TestDivisibleBy}, {"eq", TestCompare<kEq>}, {"equalto", TestCompare<kEq>},
-      {"escaped", TestEscaped},      {"even", TestEven},          {"false", TestFalse},
-      {"filter", TestFilter},        {"float", TestFloat},        {"ge", TestCompare<kGe>},
-      {"greaterthan", TestCompare<kGt>}, {"gt", TestCompare<kGt>}, {"in", TestCompare<kIn>},
-      {"integer", TestInteger},      {"iterable", TestIterable},  {"le", TestCompare<kLe>},
-      {"lessthan", TestCompare<kLt>}, {"lower", TestLower},       {"lt", TestCompare<kLt>},
-      {"mapping", TestMapping},      {"ne", TestCompare<kNe>},    {"none", TestNone},
-      {"number", TestNumber},        {"odd", TestOdd},            {"sameas", TestSameAs},
-      {"sequence", TestSequence},    {"string", TestString},      {"test", TestTest},
-      {"true", TestTrue},            {"undefined", TestUndefined}, {"upper", TestUpper},
+      {"!=", TestCompare<kNe>},
+      {"<", TestCompare<kLt>},
+      {"<=", TestCompare<kLe>},
+      {"==", TestCompare<kEq>},
+      {">", TestCompare<kGt>},
+      {">=", TestCompare<kGe>},
+      {"boolean", TestBoolean},
+      {"callable", TestCallable},
+      {"defined", TestDefined},
+      {"divisibleby", TestDivisibleBy},
+      {"eq", TestCompare<kEq>},
+      {"equalto", TestCompare<kEq>},
+      {"escaped", TestEscaped},
+      {"even", TestEven},
+      {"false", TestFalse},
+      {"filter", TestFilter},
+      {"float", TestFloat},
+      {"ge", TestCompare<kGe>},
+      {"greaterthan", TestCompare<kGt>},
+      {"gt", TestCompare<kGt>},
+      {"in", TestCompare<kIn>},
+      {"integer", TestInteger},
+      {"iterable", TestIterable},
+      {"le", TestCompare<kLe>},
+      {"lessthan", TestCompare<kLt>},
+      {"lower", TestLower},
+      {"lt", TestCompare<kLt>},
+      {"mapping", TestMapping},
+      {"ne", TestCompare<kNe>},
+      {"none", TestNone},
+      {"number", TestNumber},
+      {"odd", TestOdd},
+      {"sameas", TestSameAs},
+      {"sequence", TestSequence},
+      {"string", TestString},
+      {"test", TestTest},
+      {"true", TestTrue},
+      {"undefined", TestUndefined},
+      {"upper", TestUpper},
   };
   return *kTests;
 }

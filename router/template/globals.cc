@@ -4,9 +4,9 @@
 #include <ctime>
 #include <map>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 #include "router/template/builtins.h"
 #include "router/template/builtins_internal.h"
@@ -113,8 +113,8 @@ absl::StatusOr<Value> GlobalStrftimeNow(Interpreter& interp, CallArgs args) {
   if (!a[0] || !a[0]->is_string()) return TypeError("strftime_now() needs a format string");
   const std::string& fmt = a[0]->as_string();
   if (fmt.empty()) return Value("");
-  std::time_t now = interp.render_options().now ? interp.render_options().now()
-                                                : std::time(nullptr);
+  std::time_t now =
+      interp.render_options().now ? interp.render_options().now() : std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
   std::string buf(fmt.size() * 8 + 64, '\0');

@@ -3,9 +3,9 @@
 
 #include <limits>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 #include "router/template/builtins.h"
 
@@ -18,7 +18,8 @@ constexpr char kAnnotatedPayload[] = "moeserve.jinja/annotated";
 // Prefixes an error with the template line it happened on, once.
 absl::Status AtLine(absl::Status s, int line) {
   if (s.ok() || s.GetPayload(kUserErrorPayload) || s.GetPayload(kAnnotatedPayload)) return s;
-  absl::Status annotated(s.code(), absl::StrCat("template error at line ", line, ": ", s.message()));
+  absl::Status annotated(s.code(),
+                         absl::StrCat("template error at line ", line, ": ", s.message()));
   annotated.SetPayload(kAnnotatedPayload, absl::Cord("1"));
   return annotated;
 }
@@ -31,9 +32,10 @@ absl::Status UndefinedError(const Value& v) {
 // A macro, or the body of a call block passed to a macro as `caller`.
 class MacroCallable : public Callable {
  public:
-  MacroCallable(const Stmt* def, std::vector<const Expr*> defaults, ScopePtr closure,
-                Value caller)
-      : def_(def), defaults_(std::move(defaults)), closure_(std::move(closure)),
+  MacroCallable(const Stmt* def, std::vector<const Expr*> defaults, ScopePtr closure, Value caller)
+      : def_(def),
+        defaults_(std::move(defaults)),
+        closure_(std::move(closure)),
         caller_(std::move(caller)) {}
 
   std::string Name() const override {
@@ -111,8 +113,8 @@ absl::Status Interpreter::CheckSize(size_t bytes) const {
 absl::Status Interpreter::ChargeIterations(int64_t n) {
   iterations_ += n;
   if (iterations_ > options_.max_loop_iterations) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "more than ", options_.max_loop_iterations, " loop iterations in one render"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("more than ", options_.max_loop_iterations, " loop iterations in one render"));
   }
   return absl::OkStatus();
 }
@@ -145,8 +147,8 @@ absl::StatusOr<Interpreter::Flow> Interpreter::Exec(const Stmt& s, const ScopePt
     case Stmt::Kind::kPrint: {
       ASSIGN_OR_RETURN(Value v, Eval(*s.exprs[0], scope));
       if (v.is_callable() || v.is_iterator()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cannot print a ", v.TypeName(), " (Python would print its memory address)"));
+        return absl::InvalidArgumentError(absl::StrCat("cannot print a ", v.TypeName(),
+                                                       " (Python would print its memory address)"));
       }
       out->append(Str(v));
       RETURN_IF_ERROR(CheckSize(out->size()));
@@ -188,9 +190,8 @@ absl::StatusOr<Interpreter::Flow> Interpreter::Exec(const Stmt& s, const ScopePt
     case Stmt::Kind::kCallBlock: {
       const Expr& call = *s.exprs[0];
       ASSIGN_OR_RETURN(Value callee, Eval(*call.args[0], scope));
-      const auto* macro = callee.is_callable()
-                              ? dynamic_cast<const MacroCallable*>(&callee.callable())
-                              : nullptr;
+      const auto* macro =
+          callee.is_callable() ? dynamic_cast<const MacroCallable*>(&callee.callable()) : nullptr;
       if (macro == nullptr) {
         return absl::InvalidArgumentError("{% call %} needs a macro to call");
       }
@@ -199,8 +200,8 @@ absl::StatusOr<Interpreter::Flow> Interpreter::Exec(const Stmt& s, const ScopePt
       Value caller = Value::FromCallable(
           std::make_shared<MacroCallable>(&s, std::move(defaults), scope, Value()));
       ASSIGN_OR_RETURN(CallArgs args, EvalArgs(call, 1, scope));
-      ASSIGN_OR_RETURN(Value result, InvokeMacro(macro->def(), macro->defaults(),
-                                                 macro->closure(), caller, std::move(args)));
+      ASSIGN_OR_RETURN(Value result, InvokeMacro(macro->def(), macro->defaults(), macro->closure(),
+                                                 caller, std::move(args)));
       out->append(Str(result));
       RETURN_IF_ERROR(CheckSize(out->size()));
       return Flow::kNormal;
@@ -312,9 +313,9 @@ absl::StatusOr<Interpreter::Flow> Interpreter::ExecFor(const Stmt& s, const Scop
     loop.entries.emplace_back(
         Value("previtem"),
         i > 0 ? items[static_cast<size_t>(i - 1)] : Value::Undefined("there is no previous item"));
-    loop.entries.emplace_back(
-        Value("nextitem"),
-        i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::Undefined("there is no next item"));
+    loop.entries.emplace_back(Value("nextitem"), i + 1 < n
+                                                     ? items[static_cast<size_t>(i + 1)]
+                                                     : Value::Undefined("there is no next item"));
     loop.entries.emplace_back(Value("cycle"), Value::FromCallable(std::make_shared<LoopCycle>(i)));
     inner->Set("loop", Value::FromDict(std::move(loop)));
     RETURN_IF_ERROR(Unpack(s.targets, item, inner.get()));
@@ -358,8 +359,8 @@ absl::StatusOr<Value> Interpreter::InvokeMacro(const Stmt& def,
   } release{&depth_};
   const std::vector<std::string>& params = def.targets;
   if (args.positional.size() > params.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("macro '", name, "' takes not more than ",
-                                                   params.size(), " argument(s)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("macro '", name, "' takes not more than ", params.size(), " argument(s)"));
   }
   auto scope = std::make_shared<Scope>();
   scope->parent = closure;
@@ -446,8 +447,7 @@ absl::StatusOr<Value> Interpreter::EvalInner(const Expr& e, const ScopePtr& scop
         ASSIGN_OR_RETURN(Value k, Eval(*e.args[i], scope));
         ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1], scope));
         if (k.is_list() || k.is_dict() || k.is_undefined() || k.is_iterator()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("unhashable type: '", k.TypeName(), "'"));
+          return absl::InvalidArgumentError(absl::StrCat("unhashable type: '", k.TypeName(), "'"));
         }
         d.Set(std::move(k), std::move(v));
       }

@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "router/template/ast.h"
 #include "router/template/template.h"
 #include "router/template/value.h"
@@ -56,8 +56,7 @@ class Interpreter {
   absl::StatusOr<Flow> Exec(const Stmt& s, const ScopePtr& scope, std::string* out);
   absl::StatusOr<Flow> ExecFor(const Stmt& s, const ScopePtr& scope, std::string* out);
   absl::Status Assign(const Stmt& s, const ScopePtr& scope, Value value);
-  absl::StatusOr<Value> ApplyFilterChain(const Expr& chain, Value operand,
-                                         const ScopePtr& scope);
+  absl::StatusOr<Value> ApplyFilterChain(const Expr& chain, Value operand, const ScopePtr& scope);
 
   absl::StatusOr<Value> Eval(const Expr& e, const ScopePtr& scope);
   absl::StatusOr<Value> EvalInner(const Expr& e, const ScopePtr& scope);

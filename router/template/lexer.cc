@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 #include "router/template/text.h"
 
@@ -64,8 +64,7 @@ bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || 
 
 class Lexer {
  public:
-  Lexer(std::string source, const LexerOptions& options)
-      : src_(std::move(source)), opt_(options) {}
+  Lexer(std::string source, const LexerOptions& options) : src_(std::move(source)), opt_(options) {}
 
   absl::StatusOr<std::vector<Token>> Run() {
     while (pos_ < src_.size()) {
@@ -77,8 +76,8 @@ class Lexer {
       }
       char kind = src_[tag + 1];
       size_t after = tag + 2;
-      char sign = (after < src_.size() && (src_[after] == '-' || src_[after] == '+')) ? src_[after]
-                                                                                       : 0;
+      char sign =
+          (after < src_.size() && (src_[after] == '-' || src_[after] == '+')) ? src_[after] : 0;
       size_t raw_end = kind == '%' ? MatchRawBegin(tag) : std::string::npos;
       std::string text = src_.substr(pos_, tag - pos_);
       if (sign == '-') {
@@ -227,9 +226,9 @@ class Lexer {
         RETURN_IF_ERROR(LexString());
         continue;
       }
-      static const char* const kOps[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*",
-                                         "%",  "~",  "[",  "]",  "(",  ")",  "{", "}", ">", "<",
-                                         "=",  ".",  ":",  "|",  ",",  ";"};
+      static const char* const kOps[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/",
+                                         "*",  "%",  "~",  "[",  "]",  "(",  ")", "{", "}",
+                                         ">",  "<",  "=",  ".",  ":",  "|",  ",", ";"};
       bool matched = false;
       for (const char* op : kOps) {
         size_t n = std::char_traits<char>::length(op);
@@ -324,7 +323,7 @@ class Lexer {
       end = start + 2;
       auto ok = [&](char c) {
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return base == 'b' ? (c == '0' || c == '1')
+        return base == 'b'   ? (c == '0' || c == '1')
                : base == 'o' ? (c >= '0' && c <= '7')
                              : std::isxdigit(static_cast<unsigned char>(c)) != 0;
       };
@@ -340,7 +339,9 @@ class Lexer {
       if (digits.empty()) return Error("invalid integer literal");
       errno = 0;
       unsigned long long v = std::strtoull(digits.c_str(), nullptr,
-                                           base == 'b' ? 2 : base == 'o' ? 8 : 16);
+                                           base == 'b'   ? 2
+                                           : base == 'o' ? 8
+                                                         : 16);
       if (errno != 0 || v > static_cast<unsigned long long>(INT64_MAX)) {
         return Error("integer literal out of range");
       }
@@ -384,18 +385,41 @@ class Lexer {
       char e = src_[i + 1];
       i += 2;
       switch (e) {
-        case '\n': break;  // Line continuation.
-        case '\\': value.push_back('\\'); break;
-        case '\'': value.push_back('\''); break;
-        case '"': value.push_back('"'); break;
-        case 'a': value.push_back('\a'); break;
-        case 'b': value.push_back('\b'); break;
-        case 'f': value.push_back('\f'); break;
-        case 'n': value.push_back('\n'); break;
-        case 'r': value.push_back('\r'); break;
-        case 't': value.push_back('\t'); break;
-        case 'v': value.push_back('\v'); break;
-        case 'x': case 'u': case 'U': {
+        case '\n':
+          break;  // Line continuation.
+        case '\\':
+          value.push_back('\\');
+          break;
+        case '\'':
+          value.push_back('\'');
+          break;
+        case '"':
+          value.push_back('"');
+          break;
+        case 'a':
+          value.push_back('\a');
+          break;
+        case 'b':
+          value.push_back('\b');
+          break;
+        case 'f':
+          value.push_back('\f');
+          break;
+        case 'n':
+          value.push_back('\n');
+          break;
+        case 'r':
+          value.push_back('\r');
+          break;
+        case 't':
+          value.push_back('\t');
+          break;
+        case 'v':
+          value.push_back('\v');
+          break;
+        case 'x':
+        case 'u':
+        case 'U': {
           size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
           if (i + n > src_.size()) return Error("truncated escape in string literal");
           char32_t cp = 0;
@@ -405,8 +429,8 @@ class Lexer {
               return Error("truncated escape in string literal");
             }
             cp = cp * 16 + static_cast<char32_t>(std::isdigit(static_cast<unsigned char>(h))
-                                                    ? h - '0'
-                                                    : std::tolower(h) - 'a' + 10);
+                                                     ? h - '0'
+                                                     : std::tolower(h) - 'a' + 10);
           }
           if (cp > 0x10FFFF) return Error("illegal Unicode character in string literal");
           AppendUtf8(cp, &value);
@@ -449,8 +473,8 @@ class Lexer {
   void Advance(size_t to) { pos_ = to; }
 
   absl::Status Error(absl::string_view msg) {
-    return absl::InvalidArgumentError(absl::StrCat("template syntax error at line ", LineAt(pos_),
-                                                   ": ", msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat("template syntax error at line ", LineAt(pos_), ": ", msg));
   }
 
 #undef RETURN_STATUS_IF

@@ -12,15 +12,24 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace moeserve::jinja {
 
 struct Token {
   enum class Type {
-    kData, kVariableBegin, kVariableEnd, kBlockBegin, kBlockEnd, kName, kString, kInteger,
-    kFloat, kOperator, kEof,
+    kData,
+    kVariableBegin,
+    kVariableEnd,
+    kBlockBegin,
+    kBlockEnd,
+    kName,
+    kString,
+    kInteger,
+    kFloat,
+    kOperator,
+    kEof,
   };
   Type type;
   // kData: the text; kName: the identifier; kString: the unescaped value; kInteger/kFloat: the

@@ -1,5 +1,7 @@
 // Methods of str, dict and list that templates call (see builtins.h): Python's semantics on
 // code points, with the sandbox's refusal of mutating methods handled by attribute lookup.
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -11,7 +13,6 @@
 #include "router/template/builtins.h"
 #include "router/template/builtins_internal.h"
 #include "router/template/text.h"
-#include <utf8proc.h>
 
 namespace moeserve::jinja {
 
@@ -114,8 +115,8 @@ std::vector<std::string> SplitSep(const std::string& s, const std::string& sep, 
 }
 
 bool IsLineBreak(char32_t c) {
-  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
-         c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
+  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E ||
+         c == 0x85 || c == 0x2028 || c == 0x2029;
 }
 
 // Python str.splitlines().
@@ -262,16 +263,14 @@ bool AllCodePoints(const std::string& s, bool (*pred)(char32_t)) {
 bool IsAlphaCp(char32_t c) {
   utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
   return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL ||
-         cat == UTF8PROC_CATEGORY_LT || cat == UTF8PROC_CATEGORY_LM ||
-         cat == UTF8PROC_CATEGORY_LO;
+         cat == UTF8PROC_CATEGORY_LT || cat == UTF8PROC_CATEGORY_LM || cat == UTF8PROC_CATEGORY_LO;
 }
 bool IsDigitCp(char32_t c) {
   return utf8proc_category(static_cast<utf8proc_int32_t>(c)) == UTF8PROC_CATEGORY_ND;
 }
 bool IsNumericCp(char32_t c) {
   utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
-  return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL ||
-         cat == UTF8PROC_CATEGORY_NO;
+  return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
 }
 bool IsAlnumCp(char32_t c) { return IsAlphaCp(c) || IsNumericCp(c); }
 
@@ -300,15 +299,15 @@ absl::StatusOr<bool> AffixMatch(const std::string& s, const Value& affix, bool p
   if (affix.is_tuple()) {
     for (const Value& a : affix.items()) {
       if (!a.is_string()) {
-        return TypeError(absl::StrCat("tuple for ", fn, " must only contain str, not ",
-                                      a.TypeName()));
+        return TypeError(
+            absl::StrCat("tuple for ", fn, " must only contain str, not ", a.TypeName()));
       }
       if (one(a.as_string())) return true;
     }
     return false;
   }
-  return TypeError(absl::StrCat(fn, " first arg must be str or a tuple of str, not ",
-                                affix.TypeName()));
+  return TypeError(
+      absl::StrCat(fn, " first arg must be str or a tuple of str, not ", affix.TypeName()));
 }
 
 absl::StatusOr<Value> StringMethod(Interpreter& interp, const std::string& s,
@@ -325,8 +324,8 @@ absl::StatusOr<Value> StringMethod(Interpreter& interp, const std::string& s,
     if (a[1]) {
       ASSIGN_OR_RETURN(maxsplit, ToIndex(*a[1], "maxsplit"));
     }
-    if (IsNone(a[0])) return Value::List(StringsToValues(SplitWhitespace(s, maxsplit,
-                                                                         name == "rsplit")));
+    if (IsNone(a[0]))
+      return Value::List(StringsToValues(SplitWhitespace(s, maxsplit, name == "rsplit")));
     ASSIGN_OR_RETURN(std::string sep, ToStringArg(*a[0], "sep"));
     if (sep.empty()) return absl::InvalidArgumentError("empty separator");
     return Value::List(StringsToValues(SplitSep(s, sep, maxsplit, name == "rsplit")));
@@ -374,8 +373,7 @@ absl::StatusOr<Value> StringMethod(Interpreter& interp, const std::string& s,
     }
     return Value(std::move(out));
   }
-  if (name == "find" || name == "rfind" || name == "index" || name == "rindex" ||
-      name == "count") {
+  if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
     ASSIGN_OR_RETURN(auto a, Bind(name, std::move(args), {"sub", "start", "end"}));
     if (!a[0]) return TypeError(absl::StrCat(name, "() takes at least 1 argument (0 given)"));
     ASSIGN_OR_RETURN(std::string sub, ToStringArg(*a[0], "must be"));
@@ -390,10 +388,12 @@ absl::StatusOr<Value> StringMethod(Interpreter& interp, const std::string& s,
     ASSIGN_OR_RETURN(int64_t end, clamp(a[2], n));
     if (name == "count") {
       if (start > end) return Value(int64_t{0});
-      std::string window = s.substr(ByteOffset(s, start), ByteOffset(s, end) - ByteOffset(s, start));
+      std::string window =
+          s.substr(ByteOffset(s, start), ByteOffset(s, end) - ByteOffset(s, start));
       if (sub.empty()) return Value(end - start + 1);
       int64_t c = 0;
-      for (size_t p = window.find(sub); p != std::string::npos; p = window.find(sub, p + sub.size())) {
+      for (size_t p = window.find(sub); p != std::string::npos;
+           p = window.find(sub, p + sub.size())) {
         ++c;
       }
       return Value(c);
@@ -443,7 +443,8 @@ absl::StatusOr<Value> StringMethod(Interpreter& interp, const std::string& s,
     if (width <= n) return Value(s);
     RETURN_IF_ERROR(interp.CheckSize(static_cast<size_t>(width)));
     std::string pad(static_cast<size_t>(width - n), '0');
-    if (!s.empty() && (s[0] == '-' || s[0] == '+')) return Value(s.substr(0, 1) + pad + s.substr(1));
+    if (!s.empty() && (s[0] == '-' || s[0] == '+'))
+      return Value(s.substr(0, 1) + pad + s.substr(1));
     return Value(pad + s);
   }
   return absl::UnimplementedError(absl::StrCat("str.", name, "() is not supported"));
@@ -451,8 +452,8 @@ absl::StatusOr<Value> StringMethod(Interpreter& interp, const std::string& s,
 
 }  // namespace
 
-absl::StatusOr<Value> internal::CallMethod(Interpreter& interp, const Value& self, const std::string& name,
-                                 CallArgs args) {
+absl::StatusOr<Value> internal::CallMethod(Interpreter& interp, const Value& self,
+                                           const std::string& name, CallArgs args) {
   if (self.is_string()) return StringMethod(interp, self.as_string(), name, std::move(args));
   if (self.is_dict()) {
     const Dict& d = self.dict();
@@ -491,6 +492,5 @@ absl::StatusOr<Value> internal::CallMethod(Interpreter& interp, const Value& sel
   }
   return absl::UnimplementedError(absl::StrCat(self.TypeName(), ".", name, "() is not supported"));
 }
-
 
 }  // namespace moeserve::jinja

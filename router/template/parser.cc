@@ -6,10 +6,10 @@
 #include <initializer_list>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 
 namespace moeserve::jinja {
@@ -55,20 +55,28 @@ class Parser {
 
   static std::string Describe(const Token& t) {
     switch (t.type) {
-      case Type::kEof: return "end of template";
-      case Type::kBlockEnd: return "end of statement block";
-      case Type::kVariableEnd: return "end of print statement";
-      case Type::kBlockBegin: return "begin of statement block";
-      case Type::kVariableBegin: return "begin of print statement";
-      case Type::kData: return "template data";
-      case Type::kString: return "string";
-      default: return absl::StrCat("'", t.value, "'");
+      case Type::kEof:
+        return "end of template";
+      case Type::kBlockEnd:
+        return "end of statement block";
+      case Type::kVariableEnd:
+        return "end of print statement";
+      case Type::kBlockBegin:
+        return "begin of statement block";
+      case Type::kVariableBegin:
+        return "begin of print statement";
+      case Type::kData:
+        return "template data";
+      case Type::kString:
+        return "string";
+      default:
+        return absl::StrCat("'", t.value, "'");
     }
   }
 
   absl::Status Fail(absl::string_view msg, int line = 0) const {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "template syntax error at line ", line ? line : Cur().line, ": ", msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat("template syntax error at line ", line ? line : Cur().line, ": ", msg));
   }
 
   absl::Status ExpectOp(absl::string_view op) {
@@ -207,8 +215,8 @@ class Parser {
       body->push_back(MakeStmt(tag == "break" ? Stmt::Kind::kBreak : Stmt::Kind::kContinue, line));
       return absl::OkStatus();
     }
-    static const char* const kUnsupported[] = {"extends", "block", "include", "import",
-                                               "from",    "autoescape"};
+    static const char* const kUnsupported[] = {"extends", "block", "include",
+                                               "import",  "from",  "autoescape"};
     for (const char* u : kUnsupported) {
       if (tag == u) return Fail(absl::StrCat("the '", tag, "' tag is not supported"), line);
     }

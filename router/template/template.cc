@@ -1,9 +1,9 @@
 // Template (see template.h).
 #include "router/template/template.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 #include "router/template/builtins.h"
 #include "router/template/interpreter.h"
@@ -39,8 +39,7 @@ absl::Status CheckNames(const Body& body) {
 
 }  // namespace
 
-absl::StatusOr<Template> Template::Parse(absl::string_view source,
-                                         const TemplateOptions& options) {
+absl::StatusOr<Template> Template::Parse(absl::string_view source, const TemplateOptions& options) {
   LexerOptions lexer_options;
   lexer_options.trim_blocks = options.trim_blocks;
   lexer_options.lstrip_blocks = options.lstrip_blocks;

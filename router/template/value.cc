@@ -1,6 +1,8 @@
 // Value and its Python-compatible conversions (see value.h).
 #include "router/template/value.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,7 +11,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "router/template/text.h"
-#include <utf8proc.h>
 
 namespace moeserve::jinja {
 
@@ -146,18 +147,30 @@ bool Value::Truthy() const {
 
 std::string Value::TypeName() const {
   switch (kind_) {
-    case Kind::kUndefined: return "Undefined";
-    case Kind::kNone: return "NoneType";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "str";
-    case Kind::kList: return "list";
-    case Kind::kTuple: return "tuple";
-    case Kind::kDict: return "dict";
-    case Kind::kNamespace: return "Namespace";
-    case Kind::kCallable: return "function";
-    case Kind::kIterator: return "generator";
+    case Kind::kUndefined:
+      return "Undefined";
+    case Kind::kNone:
+      return "NoneType";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "str";
+    case Kind::kList:
+      return "list";
+    case Kind::kTuple:
+      return "tuple";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kNamespace:
+      return "Namespace";
+    case Kind::kCallable:
+      return "function";
+    case Kind::kIterator:
+      return "generator";
   }
   return "object";
 }
@@ -192,9 +205,14 @@ bool IsPrintable(char32_t cp) {
   if (cp < 0x20 || cp == 0x7F) return false;
   if (cp < 0x7F) return true;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CS:
-    case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CN: case UTF8PROC_CATEGORY_ZL:
-    case UTF8PROC_CATEGORY_ZP: case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CS:
+    case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_CN:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_ZS:
       return false;
     default:
       return true;
@@ -371,14 +389,29 @@ void JsonString(const std::string& s, bool ensure_ascii, std::string* out) {
   out->push_back('"');
   for (char32_t cp : DecodeUtf8(s)) {
     switch (cp) {
-      case '"': *out += "\\\""; continue;
-      case '\\': *out += "\\\\"; continue;
-      case '\n': *out += "\\n"; continue;
-      case '\r': *out += "\\r"; continue;
-      case '\t': *out += "\\t"; continue;
-      case '\b': *out += "\\b"; continue;
-      case '\f': *out += "\\f"; continue;
-      default: break;
+      case '"':
+        *out += "\\\"";
+        continue;
+      case '\\':
+        *out += "\\\\";
+        continue;
+      case '\n':
+        *out += "\\n";
+        continue;
+      case '\r':
+        *out += "\\r";
+        continue;
+      case '\t':
+        *out += "\\t";
+        continue;
+      case '\b':
+        *out += "\\b";
+        continue;
+      case '\f':
+        *out += "\\f";
+        continue;
+      default:
+        break;
     }
     char buf[16];
     if (cp < 0x20 || (ensure_ascii && cp > 0x7E)) {
@@ -405,14 +438,19 @@ std::string JsonFloat(double d) {
 
 absl::StatusOr<std::string> JsonKey(const Value& k) {
   switch (k.kind()) {
-    case Value::Kind::kString: return k.as_string();
-    case Value::Kind::kBool: return std::string(k.as_bool() ? "true" : "false");
-    case Value::Kind::kNone: return std::string("null");
-    case Value::Kind::kInt: return std::to_string(k.as_int());
-    case Value::Kind::kFloat: return JsonFloat(k.as_float());
+    case Value::Kind::kString:
+      return k.as_string();
+    case Value::Kind::kBool:
+      return std::string(k.as_bool() ? "true" : "false");
+    case Value::Kind::kNone:
+      return std::string("null");
+    case Value::Kind::kInt:
+      return std::to_string(k.as_int());
+    case Value::Kind::kFloat:
+      return JsonFloat(k.as_float());
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "keys must be str, int, float, bool or None, not ", k.TypeName()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("keys must be str, int, float, bool or None, not ", k.TypeName()));
   }
 }
 
@@ -437,11 +475,20 @@ struct JsonWriter {
 
   absl::Status WriteInner(const Value& v) {
     switch (v.kind()) {
-      case Value::Kind::kNone: *out += "null"; return absl::OkStatus();
-      case Value::Kind::kBool: *out += v.as_bool() ? "true" : "false"; return absl::OkStatus();
-      case Value::Kind::kInt: *out += std::to_string(v.as_int()); return absl::OkStatus();
-      case Value::Kind::kFloat: *out += JsonFloat(v.as_float()); return absl::OkStatus();
-      case Value::Kind::kString: JsonString(v.as_string(), opt.ensure_ascii, out);
+      case Value::Kind::kNone:
+        *out += "null";
+        return absl::OkStatus();
+      case Value::Kind::kBool:
+        *out += v.as_bool() ? "true" : "false";
+        return absl::OkStatus();
+      case Value::Kind::kInt:
+        *out += std::to_string(v.as_int());
+        return absl::OkStatus();
+      case Value::Kind::kFloat:
+        *out += JsonFloat(v.as_float());
+        return absl::OkStatus();
+      case Value::Kind::kString:
+        JsonString(v.as_string(), opt.ensure_ascii, out);
         return absl::OkStatus();
       case Value::Kind::kList:
       case Value::Kind::kTuple: {
@@ -501,8 +548,7 @@ struct JsonWriter {
 
 absl::StatusOr<std::string> DumpJson(const Value& v, const JsonOptions& options) {
   std::string out;
-  JsonWriter w{options,
-               options.item_separator.value_or(options.indent ? "," : ", "),
+  JsonWriter w{options, options.item_separator.value_or(options.indent ? "," : ", "),
                options.key_separator.value_or(": "), &out};
   if (absl::Status s = w.Write(v); !s.ok()) return s;
   return out;

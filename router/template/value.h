@@ -3,10 +3,10 @@
 // A Value is one of: undefined (Jinja's Undefined: falsy, prints as '', iterates as empty,
 // `is defined` false), none, bool, int (64-bit), float, string (UTF-8), list, tuple, dict
 // (insertion ordered, like a Python dict), iterator (what Jinja's map/select/unique/... filters
-// return: a generator, always truthy, with no len() and no printable form), namespace (the only mutable kind, shared by
-// reference) and callable (macros, builtins, bound methods). Lists, tuples and dicts are
-// immutable and shared, so copying a Value is cheap. Values are not thread-safe when they hold a
-// namespace; everything else may be read from many threads.
+// return: a generator, always truthy, with no len() and no printable form), namespace (the only
+// mutable kind, shared by reference) and callable (macros, builtins, bound methods). Lists, tuples
+// and dicts are immutable and shared, so copying a Value is cheap. Values are not thread-safe when
+// they hold a namespace; everything else may be read from many threads.
 //
 // Conversions follow Python: Str() is str(), Repr() is repr(), Truthy() is bool(), Equals()
 // is ==, and DumpJson() is json.dumps() with the arguments Hugging Face's tojson passes.
@@ -35,8 +35,18 @@ using ValueList = std::vector<Value>;
 class Value {
  public:
   enum class Kind {
-    kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kTuple, kDict, kNamespace,
-    kCallable, kIterator,
+    kUndefined,
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kList,
+    kTuple,
+    kDict,
+    kNamespace,
+    kCallable,
+    kIterator,
   };
 
   // An undefined value; `hint` names what was looked up, for error messages.

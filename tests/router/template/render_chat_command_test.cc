@@ -21,8 +21,8 @@ Result RunCli(const std::string& args, const std::string& input) {
   const std::string in = dir + "/render_chat_in.jsonl", out = dir + "/render_chat_out",
                     err = dir + "/render_chat_err";
   std::ofstream(in) << input;
-  std::string cmd = std::string(MOESERVE_BIN) + " render-chat " + args + " < " + in + " > " +
-                    out + " 2> " + err;
+  std::string cmd =
+      std::string(MOESERVE_BIN) + " render-chat " + args + " < " + in + " > " + out + " 2> " + err;
   int status = std::system(cmd.c_str());
   auto slurp = [](const std::string& p) {
     std::ifstream f(p);
@@ -31,15 +31,16 @@ Result RunCli(const std::string& args, const std::string& input) {
   return {WEXITSTATUS(status), slurp(out), slurp(err)};
 }
 
-const std::string kTokenizer = std::string(MOESERVE_SOURCE_DIR) +
-                               "/tests/data/template/qwen3_tokenizer_config.json";
+const std::string kTokenizer =
+    std::string(MOESERVE_SOURCE_DIR) + "/tests/data/template/qwen3_tokenizer_config.json";
 
 TEST(RenderChatCommand, RendersOneJsonStringPerLine) {
-  Result r = RunCli("--tokenizer " + kTokenizer,
-                 R"({"messages":[{"role":"user","content":"hé /no_think"}],"add_generation_prompt":true,"enable_thinking":false})"
-                 "\n\n"
-                 R"({"messages":[{"role":"user","content":"x"}],"chat_template_kwargs":{"enable_thinking":true}})"
-                 "\n");
+  Result r = RunCli(
+      "--tokenizer " + kTokenizer,
+      R"({"messages":[{"role":"user","content":"hé /no_think"}],"add_generation_prompt":true,"enable_thinking":false})"
+      "\n\n"
+      R"({"messages":[{"role":"user","content":"x"}],"chat_template_kwargs":{"enable_thinking":true}})"
+      "\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "\"<|im_start|>user\\nhé /no_think<|im_end|>\\n<|im_start|>assistant\\n<think>\\n\\n"
@@ -49,10 +50,13 @@ TEST(RenderChatCommand, RendersOneJsonStringPerLine) {
 
 TEST(RenderChatCommand, BadLinesContinueAndExit2) {
   Result r = RunCli("--tokenizer=" + kTokenizer,
-                 "not json\n"
-                 R"({"messages":[]})" "\n"
-                 R"({"messages":[{"role":"user","content":"ok"}]})" "\n"
-                 R"({"messages":[{"role":"user","content":"ok"}],"bogus":1})" "\n");
+                    "not json\n"
+                    R"({"messages":[]})"
+                    "\n"
+                    R"({"messages":[{"role":"user","content":"ok"}]})"
+                    "\n"
+                    R"({"messages":[{"role":"user","content":"ok"}],"bogus":1})"
+                    "\n");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "null\nnull\n\"<|im_start|>user\\nok<|im_end|>\\n\"\nnull\n");
   int lines = 0;
@@ -63,8 +67,8 @@ TEST(RenderChatCommand, BadLinesContinueAndExit2) {
 }
 
 TEST(RenderChatCommand, BadFlagsExit2WithOneLine) {
-  for (const std::string& args : {std::string(""), std::string("--tokenizer /nonexistent"),
-                                  std::string("--frobnicate")}) {
+  for (const std::string& args :
+       {std::string(""), std::string("--tokenizer /nonexistent"), std::string("--frobnicate")}) {
     Result r = RunCli(args, "");
     EXPECT_EQ(r.exit_code, 2) << args;
     EXPECT_EQ(r.out, "") << args;

@@ -50,7 +50,8 @@ TEST(Value, DumpJsonMatchesPython) {
   EXPECT_EQ(*DumpJson(v, {}), R"({"b": [1, 2.0, null], "a": "é\n"})");
   JsonOptions indent;
   indent.indent = "  ";
-  EXPECT_EQ(*DumpJson(v, indent), "{\n  \"b\": [\n    1,\n    2.0,\n    null\n  ],\n  \"a\": \"é\\n\"\n}");
+  EXPECT_EQ(*DumpJson(v, indent),
+            "{\n  \"b\": [\n    1,\n    2.0,\n    null\n  ],\n  \"a\": \"é\\n\"\n}");
   JsonOptions ascii;
   ascii.ensure_ascii = true;
   EXPECT_EQ(*DumpJson(Value("é😀"), ascii), R"("\u00e9\ud83d\ude00")");
@@ -90,8 +91,8 @@ TEST(Engine, ErrorsNameConstructAndLine) {
 TEST(Engine, DepthLimit) {
   TemplateOptions opt;
   opt.max_depth = 50;
-  absl::StatusOr<std::string> r = Render("{{ " + std::string(100, '(') + "1" +
-                                         std::string(100, ')') + " }}", opt);
+  absl::StatusOr<std::string> r =
+      Render("{{ " + std::string(100, '(') + "1" + std::string(100, ')') + " }}", opt);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(std::string(r.status().message()).find("nesting deeper"), std::string::npos);
   std::string nested;
@@ -113,7 +114,8 @@ TEST(Engine, OutputLimit) {
   // Loop bodies get a fresh scope per iteration (as in Jinja2), so growth needs a namespace.
   EXPECT_FALSE(Render("{% set ns = namespace(s='xx') %}{% for i in range(20) %}"
                       "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
-                      opt).ok());
+                      opt)
+                   .ok());
   EXPECT_TRUE(Render("{% for i in range(999) %}x{% endfor %}", opt).ok());
 }
 
@@ -154,9 +156,9 @@ TEST(ChatTemplateTest, EnableThinkingDefaultsToTemplate) {
 }
 
 TEST(ChatTemplateTest, NamedTemplatesPickToolUse) {
-  nlohmann::ordered_json config = {
-      {"chat_template", {{{"name", "default"}, {"template", "D"}},
-                         {{"name", "tool_use"}, {"template", "T{{ tools|length }}"}}}}};
+  nlohmann::ordered_json config = {{"chat_template",
+                                    {{{"name", "default"}, {"template", "D"}},
+                                     {{"name", "tool_use"}, {"template", "T{{ tools|length }}"}}}}};
   absl::StatusOr<ChatTemplate> chat = ChatTemplate::FromTokenizerConfigJson(config);
   ASSERT_TRUE(chat.ok()) << chat.status();
   auto msgs = nlohmann::ordered_json::array();

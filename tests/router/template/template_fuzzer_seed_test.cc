@@ -48,9 +48,10 @@ TEST(TemplateFuzzerSeeds, MutationsRunClean) {
     rng = rng * 1664525u + 1013904223u;
     return rng >> 8;
   };
-  static const char* const kTokens[] = {"{{", "}}", "{%", "%}", "{#", "#}", "-", "(", ")", "[",
-                                        "]", "'", "\"", "|", ".", "for", "endfor", "if", "\n",
-                                        "loop", "**", "9999999999", "\\", "\xff", "\xe2\x82"};
+  static const char* const kTokens[] = {
+      "{{", "}}",   "{%", "%}",         "{#", "#}",   "-",       "(",      ")",
+      "[",  "]",    "'",  "\"",         "|",  ".",    "for",     "endfor", "if",
+      "\n", "loop", "**", "9999999999", "\\", "\xff", "\xe2\x82"};
   for (const std::string& seed : Seeds()) {
     for (size_t cut = 0; cut < seed.size(); cut += 1 + seed.size() / 40) {
       Fuzz(seed.substr(0, cut));
@@ -61,9 +62,15 @@ TEST(TemplateFuzzerSeeds, MutationsRunClean) {
       for (int e = 0; e < edits && !m.empty(); ++e) {
         size_t pos = next() % m.size();
         switch (next() % 3) {
-          case 0: m.insert(pos, kTokens[next() % (sizeof(kTokens) / sizeof(kTokens[0]))]); break;
-          case 1: m.erase(pos, 1 + next() % 8); break;
-          default: m[pos] = static_cast<char>(next() & 0xFF); break;
+          case 0:
+            m.insert(pos, kTokens[next() % (sizeof(kTokens) / sizeof(kTokens[0]))]);
+            break;
+          case 1:
+            m.erase(pos, 1 + next() % 8);
+            break;
+          default:
+            m[pos] = static_cast<char>(next() & 0xFF);
+            break;
         }
       }
       Fuzz(m);
@@ -77,8 +84,9 @@ TEST(TemplateFuzzerSeeds, Pathological) {
   Fuzz(std::string(3000, '{') + std::string(3000, '%'));
   Fuzz("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}");
   Fuzz("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}");
-  Fuzz("{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
-       "{% endfor %}");
+  Fuzz(
+      "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
+      "{% endfor %}");
   Fuzz("{{ 'x' * 100000000 }}{{ [1] * 100000000 }}{{ 2 ** 1000 }}");
   Fuzz("{{ " + std::string(10000, '-') + "1 }}");
   Fuzz("{% if true %}" + std::string(0, ' '));

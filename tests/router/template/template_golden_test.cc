@@ -64,8 +64,7 @@ bool Check(const std::string& name, const absl::StatusOr<std::string>& got, cons
   }
   if (record["raised"].get<bool>() &&
       std::string(got.status().message()) != record["error"].get<std::string>()) {
-    ADD_FAILURE() << name << ": message " << got.status().message() << " != "
-                  << record["error"];
+    ADD_FAILURE() << name << ": message " << got.status().message() << " != " << record["error"];
     return false;
   }
   return true;
