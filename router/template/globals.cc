@@ -89,10 +89,11 @@ absl::StatusOr<Dict> DictFromArgs(absl::string_view fn, CallArgs args) {
   return d;
 }
 
-absl::StatusOr<Value> GlobalNamespace(Interpreter&, CallArgs args) {
+absl::StatusOr<Value> GlobalNamespace(Interpreter& interp, CallArgs args) {
   ASSIGN_OR_RETURN(Dict d, DictFromArgs("namespace", std::move(args)));
   auto ns = std::make_shared<Namespace>();
   ns->attrs = std::move(d);
+  interp.TrackNamespace(ns);
   return Value::FromNamespace(std::move(ns));
 }
 

@@ -94,6 +94,24 @@ void Scope::Set(const std::string& name, Value value) {
   vars.emplace_back(name, std::move(value));
 }
 
+Interpreter::~Interpreter() {
+  // Values never outlive the render (its result is a string), so emptying every scope a
+  // callable closed over and every namespace frees whatever cycles they formed.
+  for (const std::weak_ptr<Scope>& w : closures_) {
+    if (ScopePtr s = w.lock()) {
+      std::vector<std::pair<std::string, Value>> vars;
+      vars.swap(s->vars);
+      s->parent.reset();
+    }
+  }
+  for (const std::weak_ptr<Namespace>& w : namespaces_) {
+    if (std::shared_ptr<Namespace> ns = w.lock()) {
+      std::vector<std::pair<Value, Value>> entries;
+      entries.swap(ns->attrs.entries);
+    }
+  }
+}
+
 absl::Status Interpreter::Render(const Body& body, const Dict& variables, std::string* out) {
   auto root = std::make_shared<Scope>();
   for (const auto& [k, v] : variables.entries) {
@@ -183,6 +201,7 @@ absl::StatusOr<Interpreter::Flow> Interpreter::Exec(const Stmt& s, const ScopePt
     case Stmt::Kind::kMacro: {
       std::vector<const Expr*> defaults;
       for (const ExprPtr& d : s.exprs) defaults.push_back(d.get());
+      closures_.push_back(scope);
       scope->Set(s.name, Value::FromCallable(std::make_shared<MacroCallable>(
                              &s, std::move(defaults), scope, Value())));
       return Flow::kNormal;
@@ -197,6 +216,7 @@ absl::StatusOr<Interpreter::Flow> Interpreter::Exec(const Stmt& s, const ScopePt
       }
       std::vector<const Expr*> defaults;
       for (size_t i = 1; i < s.exprs.size(); ++i) defaults.push_back(s.exprs[i].get());
+      closures_.push_back(scope);
       Value caller = Value::FromCallable(
           std::make_shared<MacroCallable>(&s, std::move(defaults), scope, Value()));
       ASSIGN_OR_RETURN(CallArgs args, EvalArgs(call, 1, scope));

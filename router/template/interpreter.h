@@ -34,6 +34,11 @@ class Interpreter {
  public:
   Interpreter(const TemplateOptions& options, const RenderOptions& render_options)
       : options_(options), render_options_(render_options) {}
+  // Breaks the reference cycles a render can build (a macro stored in the scope it closes
+  // over, a namespace holding itself), which would otherwise leak.
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
 
   absl::Status Render(const Body& body, const Dict& variables, std::string* out);
 
@@ -48,6 +53,8 @@ class Interpreter {
   // Charges `n` loop iterations against the budget.
   absl::Status ChargeIterations(int64_t n);
   const RenderOptions& render_options() const { return render_options_; }
+  // Registers a namespace created by this render, so that its cycles are broken at the end.
+  void TrackNamespace(const std::shared_ptr<Namespace>& ns) { namespaces_.push_back(ns); }
 
  private:
   enum class Flow { kNormal, kBreak, kContinue };
@@ -67,6 +74,9 @@ class Interpreter {
   const RenderOptions& render_options_;
   int depth_ = 0;
   int64_t iterations_ = 0;
+  // Scopes captured by macros and callers, and namespaces: possible members of cycles.
+  std::vector<std::weak_ptr<Scope>> closures_;
+  std::vector<std::weak_ptr<Namespace>> namespaces_;
 };
 
 // Marks `status` as raised by the template itself (raise_exception), so that it keeps its
