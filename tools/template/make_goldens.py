@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes the chat-template goldens under tests/data/template/ with Python Jinja2.
 
 The environment is exactly the one Hugging Face's apply_chat_template compiles templates in
@@ -9,7 +9,7 @@ messages, tools, documents, add_generation_prompt, the tokenizer's special token
 chat_template_kwargs. The outputs are correct by construction; the C++ tests assert byte
 equality with them.
 
-Usage: python3 tools/template/make_goldens.py   (Debian's python3-jinja2; no PyPI)
+Usage: /usr/bin/python3 tools/template/make_goldens.py   (Debian python3-jinja2; no PyPI)
 Outputs:
   tests/data/template/qwen3_goldens.jsonl      Qwen3's own template over many conversations
   tests/data/template/families_goldens.jsonl   other chat-template families over the same
