@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"make-tiny-model", moeserve::cli::RunMakeTinyModel, "write a tiny random Qwen3-MoE model"},
     {"tokenize", moeserve::cli::RunTokenize, "JSON strings on stdin -> token id arrays"},
     {"detokenize", moeserve::cli::RunDetokenize, "token id arrays on stdin -> JSON strings"},
+    {"render-chat", moeserve::cli::RunRenderChat, "render prompts with the chat template"},
     // MOESERVE_COMMANDS_END
 };
 
