@@ -9,6 +9,7 @@
 #include "cli/status_exit.h"
 #include "expert_shard/local_engine.h"
 #include "nlohmann/json.hpp"
+#include "router/template/chat_template.h"
 #include "router/tokenizer/tokenizer.h"
 
 namespace moeserve::cli {
@@ -20,16 +21,16 @@ constexpr char kName[] = "generate";
 
 int RunGenerate(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
-                            {"model", "prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
+                            {"model", "prompt", "prompt-ids", "messages", "max-tokens", "temperature", "top-k",
                              "top-p", "min-p", "seed", "logprobs", "format", "threads",
                              "prefill-chunk", "repetition-penalty", "presence-penalty",
                              "frequency-penalty"},
-                            {"ignore-eos", "quiet"});
+                            {"ignore-eos", "quiet", "no-thinking"});
   if (!flags.ok()) return UsageError(kName, std::string(flags.status().message()));
   auto model = flags->GetString("model");
   if (!model.ok()) return UsageError(kName, std::string(model.status().message()));
-  if (flags->Has("prompt") == flags->Has("prompt-ids")) {
-    return UsageError(kName, "give exactly one of --prompt or --prompt-ids");
+  if (flags->Has("prompt") + flags->Has("prompt-ids") + flags->Has("messages") != 1) {
+    return UsageError(kName, "give exactly one of --prompt, --prompt-ids or --messages");
   }
   const std::string format = flags->GetString("format", "text");
   if (format != "json" && format != "text") {
@@ -109,8 +110,24 @@ int RunGenerate(const std::vector<std::string>& args) {
     if (!parsed.ok()) return UsageError(kName, std::string(parsed.status().message()));
     ids = *parsed;
   } else {
-    if (!tok) return UsageError(kName, "--prompt needs tokenizer.json in the model directory");
-    for (int32_t id : tok->Encode(*flags->GetString("prompt"))) ids.push_back(id);
+    if (!tok) return UsageError(kName, "--prompt and --messages need tokenizer.json in the model directory");
+    std::string text;
+    if (flags->Has("prompt")) {
+      text = *flags->GetString("prompt");
+    } else {
+      // --messages: a JSON array of chat messages, rendered by the model's own chat template.
+      nlohmann::ordered_json messages = nlohmann::ordered_json::parse(
+          *flags->GetString("messages"), nullptr, /*allow_exceptions=*/false);
+      if (!messages.is_array()) return UsageError(kName, "--messages must be a JSON array of messages");
+      auto chat = ChatTemplate::FromTokenizerConfig(*model);
+      if (!chat.ok()) return StatusExit(kName, chat.status());
+      nlohmann::ordered_json kwargs = nlohmann::ordered_json::object();
+      if (flags->GetBool("no-thinking")) kwargs["enable_thinking"] = false;
+      auto rendered = chat->Render(messages, nullptr, /*add_generation_prompt=*/true, kwargs);
+      if (!rendered.ok()) return StatusExit(kName, rendered.status());
+      text = *rendered;
+    }
+    for (int32_t id : tok->Encode(text)) ids.push_back(id);
   }
   for (int64_t id : ids) {
     if (id < 0 || id >= engine.config().vocab_size) {
