@@ -60,13 +60,14 @@ int RunGenerate(const std::vector<std::string>& args) {
   req.prefill_chunk = *chunk;
   if (*threads < 0) return UsageError(kName, "--threads must be >= 0");
 
-  LocalEngineOptions options;
-  options.num_threads = static_cast<int>(*threads);
-  options.progress = !flags->GetBool("quiet");  // on stderr: a bar on a TTY, else log lines
-  auto engine_or = LocalEngine::Open(*model, options);
-  if (!engine_or.ok()) return StatusExit(kName, engine_or.status());
-  LocalEngine& engine = **engine_or;
-  const GenerationConfig& gen = engine.generation_config();
+  // Everything about the request is checked against config.json before the weights load.
+  auto config = LoadModelConfig(*model);
+  if (!config.ok()) return StatusExit(kName, config.status());
+  auto gen_or = LoadGenerationConfig(*model);
+  if (!gen_or.ok()) return StatusExit(kName, gen_or.status());
+  const GenerationConfig& gen = *gen_or;
+  if (req.max_tokens <= 0) return UsageError(kName, "--max-tokens must be > 0");
+  if (req.logprobs < 0 || req.logprobs > 20) return UsageError(kName, "--logprobs must be in [0, 20]");
 
   // Sampling: flags override generation_config.json, which overrides the neutral defaults.
   SamplingParams& sp = req.sampling;
@@ -130,14 +131,28 @@ int RunGenerate(const std::vector<std::string>& args) {
     for (int32_t id : tok->Encode(text)) ids.push_back(id);
   }
   for (int64_t id : ids) {
-    if (id < 0 || id >= engine.config().vocab_size) {
+    if (id < 0 || id >= config->vocab_size) {
       return UsageError(kName, absl::StrCat("prompt token id ", id,
                                             " is outside the vocabulary [0, ",
-                                            engine.config().vocab_size, ")"));
+                                            config->vocab_size, ")"));
     }
     req.prompt.push_back(static_cast<int32_t>(id));
   }
 
+  const int64_t total = static_cast<int64_t>(req.prompt.size()) + req.max_tokens;
+  if (total > config->max_position_embeddings) {
+    return UsageError(kName, absl::StrCat("prompt (", req.prompt.size(), " tokens) + --max-tokens (",
+                                          req.max_tokens, ") exceeds max_position_embeddings ",
+                                          config->max_position_embeddings));
+  }
+  LocalEngineOptions options;
+  options.num_threads = static_cast<int>(*threads);
+  options.progress = !flags->GetBool("quiet");  // on stderr: a bar on a TTY, else log lines
+  options.kv_cache_tokens = total;
+  options.limits.max_context = total;
+  auto engine_or = LocalEngine::Open(*model, options);
+  if (!engine_or.ok()) return StatusExit(kName, engine_or.status());
+  LocalEngine& engine = **engine_or;
   auto result = engine.generator()->Generate(req);
   if (!result.ok()) return StatusExit(kName, result.status());
 
