@@ -100,6 +100,7 @@ absl::Status ShardServer::Serve() {
     transport_->Progress();
     ReapOutgoing();
   }
+  stop_.store(false, std::memory_order_relaxed);  // served again, it runs until the next Stop
   return absl::OkStatus();
 }
 

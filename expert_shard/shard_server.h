@@ -71,8 +71,9 @@ class ShardServer {
                                                              ShardServerOptions options);
   ~ShardServer();
 
-  // Runs the loop on the calling thread until Stop(); then cancels its receives, waits (up to a
-  // second) for answers in flight, and returns OK. Returns the transport's error if it is
+  // Runs the loop on the calling thread until Stop() (a Stop before Serve makes it return at
+  // once); then cancels its receives, waits (up to a second) for answers in flight, and returns
+  // OK. Serve may be called again after it returns. Returns the transport's error if it is
   // aborted.
   absl::Status Serve();
   // One round of the loop (receive what has arrived, compute and answer). For callers that
