@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/transport_requests.h"
@@ -348,11 +349,13 @@ class UcxTransport final : public Transport {
     std::vector<std::pair<std::string, std::string>> settings = {
         {"KEEPALIVE_INTERVAL",
          absl::StrCat(absl::ToInt64Microseconds(options_.keepalive_interval), "us")},
-        // Shared-memory transports (posix, sysv: the "MM_" table) only advertise peer-failure
-        // handling when asked to; without it UCX would not pick them for endpoints that want
-        // failures reported. Their keepalive then checks that the peer process exists.
-        {"MM_ERROR_HANDLING", "y"},
     };
+    if (UsesSharedMemory(options_.transports)) {
+      // Shared-memory transports (posix, sysv: the "MM_" table) only advertise peer-failure
+      // handling when asked to; without it UCX would not pick them for endpoints that want
+      // failures reported. Their keepalive then checks that the peer process exists.
+      settings.push_back({"MM_ERROR_HANDLING", "y"});
+    }
     if (!options_.transports.empty()) settings.push_back({"TLS", options_.transports});
     for (const auto& kv : options_.config) settings.push_back(kv);
     for (const auto& [name, value] : settings) {
@@ -385,6 +388,19 @@ class UcxTransport final : public Transport {
     std::memcpy(address_.data() + 4, &size, 4);
     std::memcpy(address_.data() + 8, ucx_address.get(), length);
     return absl::OkStatus();
+  }
+
+  // Whether a UCX_TLS value may select posix/sysv (UCX warns about settings nothing uses).
+  static bool UsesSharedMemory(const std::string& tls) {
+    if (tls.empty()) return true;
+    for (absl::string_view name : absl::StrSplit(tls, ',')) {
+      if (!name.empty() && name[0] == '^') return true;  // an exclusion list keeps the rest
+      if (name == "all" || name == "sm" || name == "shm" || name == "mm" || name == "posix" ||
+          name == "sysv") {
+        return true;
+      }
+    }
+    return false;
   }
 
   static absl::Status CheckAddress(std::span<const std::byte> address) {
