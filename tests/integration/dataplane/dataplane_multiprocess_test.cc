@@ -294,6 +294,27 @@ TEST_P(DataplaneMultiprocess, KilledShardFailsRunWithinTheTimeout) {
   EXPECT_EQ(StopShard(shards[0]).bad, 0);
 }
 
+TEST_P(DataplaneMultiprocess, StoppedShardIsDeadlineExceededThenRecovers) {
+  const std::string tls = GetParam();
+  auto shards = SpawnShards(2, tls);
+  ASSERT_EQ(shards.size(), 2u);
+  constexpr absl::Duration kTimeout = absl::Seconds(1);
+  LocalWorker worker(tls, shards, kTimeout);
+  ASSERT_TRUE(worker.RunAndCompare(0, 16, 1).ok());
+  ::kill(shards[1].child->pid(), SIGSTOP);  // alive (keepalive and TCP are content) but silent
+  const absl::Time start = absl::Now();
+  absl::Status s = worker.RunAndCompare(1, 16, 2);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  EXPECT_NE(s.message().find("expert shard 1"), std::string::npos) << s;
+  EXPECT_GE(took, kTimeout);
+  EXPECT_LT(took, kTimeout + absl::Milliseconds(500));
+  ::kill(shards[1].child->pid(), SIGCONT);
+  ASSERT_TRUE(worker.RunAndCompare(1, 16, 3).ok());  // the late answer is dropped as stale
+  EXPECT_EQ(worker.remote()->stats().stale_replies, 1);
+  for (auto& p : shards) EXPECT_EQ(StopShard(p).bad, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Ucx, DataplaneMultiprocess, ::testing::Values("sm", "tcp"),
                          [](const auto& info) { return info.param; });
 
