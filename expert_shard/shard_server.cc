@@ -213,16 +213,27 @@ void ShardServer::ComputeLayer(int64_t layer) {
     group_.push_back(i);
     rows += h.rows;
   }
-  x_.resize(rows * hidden);
+  // One message: compute from it and into its answer in place. Several: concatenate.
+  const bool single = group_.size() == 1;
+  std::vector<std::byte> single_answer;
+  a2a::MutableCombineView single_view;
+  if (single) {
+    single_answer = TakeBuffer();
+    single_view = a2a::StartCombine(pending_[group_[0]].view.header, &single_answer);
+  } else {
+    x_.resize(rows * hidden);
+    weights_.resize(rows * k);
+    out_.resize(rows * hidden);
+  }
   ids_.resize(rows * k);
-  weights_.resize(rows * k);
-  out_.resize(rows * hidden);
   int64_t row = 0;
   for (size_t i : group_) {
     const a2a::DispatchView& m = pending_[i].view;
     const int64_t n = m.header.rows;
-    std::memcpy(x_.data() + row * hidden, m.x, n * hidden * sizeof(float));
-    std::memcpy(weights_.data() + row * k, m.weights, n * k * sizeof(float));
+    if (!single) {
+      std::memcpy(x_.data() + row * hidden, m.x, n * hidden * sizeof(float));
+      std::memcpy(weights_.data() + row * k, m.weights, n * k * sizeof(float));
+    }
     for (int64_t j = 0; j < n * k; ++j) {
       // A slot placed elsewhere becomes an expert not hosted here, which ExpertCompute skips.
       ids_[row * k + j] = m.ids[j] == -1 ? filler_expert_ : m.ids[j];
@@ -234,10 +245,10 @@ void ShardServer::ComputeLayer(int64_t layer) {
   batch.tokens = rows;
   batch.hidden = hidden;
   batch.top_k = k;
-  batch.x = x_.data();
+  batch.x = single ? pending_[group_[0]].view.x : x_.data();
   batch.topk_ids = ids_.data();
-  batch.topk_weights = weights_.data();
-  batch.out = out_.data();
+  batch.topk_weights = single ? pending_[group_[0]].view.weights : weights_.data();
+  batch.out = single ? single_view.partial : out_.data();
   const absl::Status computed = compute_->Run(batch);
   if (computed.ok()) {
     ++local_stats_.expert_calls;
@@ -260,6 +271,11 @@ void ShardServer::ComputeLayer(int64_t layer) {
       Reject(p.peer, p.message, computed);
       continue;
     }
+    if (single) {
+      std::memcpy(single_view.tags, p.view.tags, h.rows * sizeof(a2a::RowTag));
+      Reply(p.peer, std::move(single_answer));
+      continue;
+    }
     std::vector<std::byte> answer = TakeBuffer();
     a2a::MutableCombineView c = a2a::StartCombine(h, &answer);
     std::memcpy(c.tags, p.view.tags, h.rows * sizeof(a2a::RowTag));
@@ -267,6 +283,7 @@ void ShardServer::ComputeLayer(int64_t layer) {
     row += h.rows;
     Reply(p.peer, std::move(answer));
   }
+  if (single && !single_answer.empty()) spare_.push_back(std::move(single_answer));
   // Drop the group from pending_, recycling its buffers; order of the rest is kept.
   size_t kept = 0, g = 0;
   for (size_t i = 0; i < pending_.size(); ++i) {
