@@ -30,8 +30,8 @@ absl::StatusOr<std::vector<std::byte>> AddressFromHex(std::string_view hex) {
   for (size_t i = 0; i < out.size(); ++i) {
     const int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("transport address: not a hex digit at offset ", hi < 0 ? 2 * i : 2 * i + 1));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "transport address: not a hex digit at offset ", hi < 0 ? 2 * i : 2 * i + 1));
     }
     out[i] = static_cast<std::byte>(hi * 16 + lo);
   }

@@ -76,8 +76,7 @@ class Transport {
 
   // Registers [data, data + size) for zero-copy transfers. Transfers work without it; it only
   // lets an implementation that pins memory (RDMA) do so once instead of per message.
-  virtual absl::StatusOr<std::unique_ptr<MemoryRegion>> RegisterMemory(void* data,
-                                                                       size_t size) = 0;
+  virtual absl::StatusOr<std::unique_ptr<MemoryRegion>> RegisterMemory(void* data, size_t size) = 0;
 
   // Posts a send of `data` with `tag` to `peer`. `data` must stay valid and unchanged until the
   // request completes (Test reports it done) or the transport is aborted or destroyed; sends

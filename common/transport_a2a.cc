@@ -75,7 +75,8 @@ absl::StatusOr<Header> ReadHeader(std::span<const std::byte> message) {
   Header h;
   std::memcpy(&h, message.data(), sizeof(h));
   if (h.magic != kMagic) {
-    return absl::InvalidArgumentError(absl::StrCat("a2a message: bad magic 0x", absl::Hex(h.magic)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a2a message: bad magic 0x", absl::Hex(h.magic)));
   }
   if (h.version != kVersion) {
     return absl::InvalidArgumentError(
@@ -83,9 +84,9 @@ absl::StatusOr<Header> ReadHeader(std::span<const std::byte> message) {
   }
   if (h.rows < 0 || h.rows > kMaxRows || h.hidden < 0 || h.hidden > kMaxHidden || h.top_k < 0 ||
       h.top_k > kMaxTopK) {
-    return absl::InvalidArgumentError(absl::StrCat("a2a message: shape out of range (rows ",
-                                                   h.rows, ", hidden ", h.hidden, ", top_k ",
-                                                   h.top_k, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("a2a message: shape out of range (rows ", h.rows,
+                                                   ", hidden ", h.hidden, ", top_k ", h.top_k,
+                                                   ")"));
   }
   size_t expected = 0;
   switch (static_cast<Kind>(h.kind)) {
@@ -101,8 +102,8 @@ absl::StatusOr<Header> ReadHeader(std::span<const std::byte> message) {
       return absl::InvalidArgumentError(absl::StrCat("a2a message: unknown kind ", h.kind));
   }
   if (message.size() != expected) {
-    return absl::InvalidArgumentError(absl::StrCat("a2a message: ", message.size(),
-                                                   " bytes, its header declares ", expected));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a2a message: ", message.size(), " bytes, its header declares ", expected));
   }
   return h;
 }
@@ -155,14 +156,14 @@ absl::Status ValidatePlacement(std::span<const int32_t> placement, int64_t num_e
                                int64_t num_shards) {
   if (num_shards <= 0) return absl::InvalidArgumentError("placement: no shards");
   if (static_cast<int64_t>(placement.size()) != num_experts) {
-    return absl::InvalidArgumentError(absl::StrCat("placement has ", placement.size(),
-                                                   " entries for ", num_experts, " experts"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("placement has ", placement.size(), " entries for ", num_experts, " experts"));
   }
   std::vector<int64_t> hosted(num_shards, 0);
   for (int64_t e = 0; e < num_experts; ++e) {
     if (placement[e] < 0 || placement[e] >= num_shards) {
-      return absl::InvalidArgumentError(absl::StrCat("placement: expert ", e, " on shard ",
-                                                     placement[e], " of ", num_shards));
+      return absl::InvalidArgumentError(
+          absl::StrCat("placement: expert ", e, " on shard ", placement[e], " of ", num_shards));
     }
     ++hosted[placement[e]];
   }

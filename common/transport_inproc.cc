@@ -96,8 +96,7 @@ class InProcessTransport final : public Transport {
     return PeerFor(endpoint);
   }
 
-  absl::StatusOr<std::unique_ptr<MemoryRegion>> RegisterMemory(void* data,
-                                                               size_t size) override {
+  absl::StatusOr<std::unique_ptr<MemoryRegion>> RegisterMemory(void* data, size_t size) override {
     return std::make_unique<MemoryRegion>();  // nothing to pin: messages are copied
   }
 

@@ -15,13 +15,13 @@
 #include <vector>
 
 // Invariant checks crash loudly (a misused request id is a programming error, not a status).
-#define MOESERVE_TRANSPORT_CHECK(cond, what)                                            \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      std::fprintf(stderr, "%s:%d: transport invariant failed: %s (%s)\n", __FILE__, \
-                   __LINE__, #cond, what);                                              \
-      std::abort();                                                                     \
-    }                                                                                   \
+#define MOESERVE_TRANSPORT_CHECK(cond, what)                                                   \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
+      std::fprintf(stderr, "%s:%d: transport invariant failed: %s (%s)\n", __FILE__, __LINE__, \
+                   #cond, what);                                                               \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)
 
 namespace moeserve::transport_internal {

@@ -49,9 +49,9 @@ absl::Status UcxError(ucs_status_t status, const char* what) {
   }
 }
 
-#define MOESERVE_UCX_RETURN_IF_ERROR(call)                    \
-  do {                                                        \
-    const ucs_status_t _moeserve_ucs = (call);                \
+#define MOESERVE_UCX_RETURN_IF_ERROR(call)                              \
+  do {                                                                  \
+    const ucs_status_t _moeserve_ucs = (call);                          \
     if (_moeserve_ucs != UCS_OK) return UcxError(_moeserve_ucs, #call); \
   } while (0)
 
@@ -183,8 +183,7 @@ class UcxTransport final : public Transport {
     return id;
   }
 
-  absl::StatusOr<std::unique_ptr<MemoryRegion>> RegisterMemory(void* data,
-                                                               size_t size) override {
+  absl::StatusOr<std::unique_ptr<MemoryRegion>> RegisterMemory(void* data, size_t size) override {
     ucp_mem_map_params_t params{};
     params.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH;
     params.address = data;
@@ -593,8 +592,8 @@ class UcxTransport final : public Transport {
     if (KindOf(op.sender_tag) == kBye) {
       const uint32_t stamp = StampOf(op.sender_tag);
       if (stamp < peers_.size()) {
-        Fail(*peers_[stamp], absl::UnavailableError(absl::StrCat(
-                                 "ucx transport: peer ", stamp, " closed its endpoint")));
+        Fail(*peers_[stamp], absl::UnavailableError(absl::StrCat("ucx transport: peer ", stamp,
+                                                                 " closed its endpoint")));
       }
       return;
     }
@@ -651,9 +650,8 @@ class UcxTransport final : public Transport {
       if (now - op->started > options_.peer_timeout && peer >= 0) {
         Fail(*peers_[peer],
              absl::DeadlineExceededError(absl::StrCat(
-                 "ucx transport: a ", op->kind == Op::kSend ? "send to" : "receive from",
-                 " peer ", peer, " did not complete within ",
-                 absl::FormatDuration(options_.peer_timeout))));
+                 "ucx transport: a ", op->kind == Op::kSend ? "send to" : "receive from", " peer ",
+                 peer, " did not complete within ", absl::FormatDuration(options_.peer_timeout))));
       }
       ++i;
     }

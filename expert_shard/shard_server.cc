@@ -14,8 +14,7 @@ absl::Status ShardServerOptions::Validate() const {
   if (posted_receives <= 0) {
     return absl::InvalidArgumentError("ShardServer: posted_receives must be positive");
   }
-  if (batch_window < absl::ZeroDuration() || idle_sleep < absl::ZeroDuration() ||
-      spin_polls < 0) {
+  if (batch_window < absl::ZeroDuration() || idle_sleep < absl::ZeroDuration() || spin_polls < 0) {
     return absl::InvalidArgumentError(
         "ShardServer: negative batch_window, idle_sleep or spin_polls");
   }
@@ -23,10 +22,10 @@ absl::Status ShardServerOptions::Validate() const {
 }
 
 absl::StatusOr<std::unique_ptr<ShardServer>> ShardServer::Create(const ModelConfig& config,
-                                                                  const ExpertStore* store,
-                                                                  ExpertCompute* compute,
-                                                                  Transport* transport,
-                                                                  ShardServerOptions options) {
+                                                                 const ExpertStore* store,
+                                                                 ExpertCompute* compute,
+                                                                 Transport* transport,
+                                                                 ShardServerOptions options) {
   if (store == nullptr || compute == nullptr || transport == nullptr) {
     return absl::InvalidArgumentError("ShardServer: null store, compute or transport");
   }
@@ -161,38 +160,37 @@ absl::Status ShardServer::Validate(const a2a::DispatchView& m) const {
                                                    ", this is shard ", options_.shard_index));
   }
   if (h.hidden != config_.hidden_size || h.top_k != config_.num_experts_per_tok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dispatch shape hidden ", h.hidden, ", top_k ", h.top_k, "; the model has ",
-        config_.hidden_size, ", ", config_.num_experts_per_tok));
+    return absl::InvalidArgumentError(absl::StrCat("dispatch shape hidden ", h.hidden, ", top_k ",
+                                                   h.top_k, "; the model has ", config_.hidden_size,
+                                                   ", ", config_.num_experts_per_tok));
   }
   if (h.layer < 0 || h.layer >= config_.num_hidden_layers || !config_.IsMoeLayer(h.layer)) {
-    return absl::InvalidArgumentError(absl::StrCat("dispatch for layer ", h.layer,
-                                                   ", not a MoE layer of the model"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dispatch for layer ", h.layer, ", not a MoE layer of the model"));
   }
   if (h.rows == 0) return absl::InvalidArgumentError("dispatch with no rows");
   const int64_t k = h.top_k;
   for (int64_t i = 0; i < h.rows; ++i) {
     const a2a::RowTag tag = m.tags[i];
     if (tag.source_rank != h.source_rank || (i > 0 && tag.token <= m.tags[i - 1].token)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "dispatch row ", i, " tagged (rank ", tag.source_rank, ", token ", tag.token,
-          ") in a message from rank ", h.source_rank, " (tokens must ascend)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("dispatch row ", i, " tagged (rank ", tag.source_rank, ", token ", tag.token,
+                       ") in a message from rank ", h.source_rank, " (tokens must ascend)"));
     }
     bool hosted = false;
     for (int64_t s = 0; s < k; ++s) {
       const int32_t e = m.ids[i * k + s];
       if (e == -1) continue;
       if (e < 0 || e >= config_.num_experts || !store_->owns(e)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("dispatch row ", i, " (rank ", tag.source_rank, ", token ", tag.token,
-                         ") slot ", s, ": expert ", e, " is not hosted on shard ",
-                         options_.shard_index));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "dispatch row ", i, " (rank ", tag.source_rank, ", token ", tag.token, ") slot ", s,
+            ": expert ", e, " is not hosted on shard ", options_.shard_index));
       }
       hosted = true;
     }
     if (!hosted) {
-      return absl::InvalidArgumentError(absl::StrCat("dispatch row ", i, " (rank ",
-                                                     tag.source_rank, ", token ", tag.token,
+      return absl::InvalidArgumentError(absl::StrCat("dispatch row ", i, " (rank ", tag.source_rank,
+                                                     ", token ", tag.token,
                                                      ") has no slot hosted here"));
     }
   }
@@ -327,9 +325,9 @@ void ShardServer::Reject(PeerId peer, std::span<const std::byte> message,
   LOG(WARNING) << "expert shard " << options_.shard_index << ": rejected a message from peer "
                << peer << ": " << error;
   std::vector<std::byte> answer = TakeBuffer();
-  a2a::WriteError(echo, absl::Status(error.code(), absl::StrCat("expert shard ",
-                                                                options_.shard_index, ": ",
-                                                                error.message())),
+  a2a::WriteError(echo,
+                  absl::Status(error.code(), absl::StrCat("expert shard ", options_.shard_index,
+                                                          ": ", error.message())),
                   &answer);
   Reply(peer, std::move(answer));
   absl::MutexLock lock(&stats_mu_);

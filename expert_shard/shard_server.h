@@ -49,13 +49,13 @@ struct ShardServerOptions {
 };
 
 struct ShardServerStats {
-  int64_t messages = 0;           // dispatches served
-  int64_t rows = 0;               // token rows served
-  int64_t expert_calls = 0;       // ExpertCompute::Run calls (one per layer per batch)
+  int64_t messages = 0;      // dispatches served
+  int64_t rows = 0;          // token rows served
+  int64_t expert_calls = 0;  // ExpertCompute::Run calls (one per layer per batch)
   int64_t max_rows_per_call = 0;
   int64_t max_messages_per_call = 0;
-  int64_t multi_source_calls = 0; // calls that combined messages from more than one worker
-  int64_t rejected = 0;           // messages answered with an error
+  int64_t multi_source_calls = 0;  // calls that combined messages from more than one worker
+  int64_t rejected = 0;            // messages answered with an error
   int64_t bytes_received = 0;
   int64_t bytes_sent = 0;
   double rows_per_call() const { return expert_calls ? double(rows) / expert_calls : 0.0; }

@@ -73,8 +73,8 @@ RemoteDispatcher::~RemoteDispatcher() {
     Completion done;
     while (shard->send.valid() && !transport_->Test(shard->send, &done)) {
       if (absl::Now() > deadline) {
-        transport_->Abort(absl::AbortedError(
-            "RemoteDispatcher destroyed with a dispatch still in flight"));
+        transport_->Abort(
+            absl::AbortedError("RemoteDispatcher destroyed with a dispatch still in flight"));
       } else {
         std::this_thread::sleep_for(std::chrono::microseconds(50));
       }
@@ -146,8 +146,8 @@ absl::Status RemoteDispatcher::RunLocked(const MoeLayerBatch& batch) {
     if (shard.tokens.empty()) continue;
     ++pending;
     if (shard.send.valid()) {
-      return ShardError(s, absl::UnavailableError(
-                               "a dispatch of an earlier step is still in flight to it"));
+      return ShardError(
+          s, absl::UnavailableError("a dispatch of an earlier step is still in flight to it"));
     }
     absl::Status peer = transport_->PeerStatus(shard.peer);
     if (!peer.ok()) return ShardError(s, peer);
@@ -282,8 +282,8 @@ absl::Status RemoteDispatcher::HandleAnswer(size_t slot, const Completion& done,
   Shard& shard = *shards_[s];
   const auto header = a2a::ReadHeader(answer_buffers_[slot]);
   if (!header.ok()) {
-    return ShardError(s, absl::DataLossError(
-                             absl::StrCat("malformed answer: ", header.status().message())));
+    return ShardError(
+        s, absl::DataLossError(absl::StrCat("malformed answer: ", header.status().message())));
   }
   // An answer to an earlier, failed Run is stale; an error the shard could not attribute to a
   // Run (sequence 0: it could not read our header) is taken as this Run's.
@@ -295,9 +295,9 @@ absl::Status RemoteDispatcher::HandleAnswer(size_t slot, const Completion& done,
   }
   auto answer = a2a::ParseCombine(answer_buffers_[slot]);
   if (!answer.ok()) {
-    return ShardError(s, absl::Status(answer.status().code(),
-                                      absl::StrCat("rejected layer ", batch.layer, ": ",
-                                                   answer.status().message())));
+    return ShardError(
+        s, absl::Status(answer.status().code(), absl::StrCat("rejected layer ", batch.layer, ": ",
+                                                             answer.status().message())));
   }
   const a2a::Header& h = answer->header;
   const int64_t rows = static_cast<int64_t>(shard.tokens.size());
@@ -305,19 +305,18 @@ absl::Status RemoteDispatcher::HandleAnswer(size_t slot, const Completion& done,
       h.shard != static_cast<uint32_t>(s) || h.layer != batch.layer || h.rows != rows ||
       h.hidden != batch.hidden) {
     return ShardError(s, absl::InternalError(absl::StrCat(
-                             "answer does not match the dispatch (rank ", h.source_rank,
-                             ", shard ", h.shard, ", layer ", h.layer, ", rows ", h.rows,
-                             ", hidden ", h.hidden, "; expected ", options_.rank, ", ", s, ", ",
-                             batch.layer, ", ", rows, ", ", batch.hidden,
-                             shard.answered ? "; answered twice" : "", ")")));
+                             "answer does not match the dispatch (rank ", h.source_rank, ", shard ",
+                             h.shard, ", layer ", h.layer, ", rows ", h.rows, ", hidden ", h.hidden,
+                             "; expected ", options_.rank, ", ", s, ", ", batch.layer, ", ", rows,
+                             ", ", batch.hidden, shard.answered ? "; answered twice" : "", ")")));
   }
   for (int64_t i = 0; i < rows; ++i) {
     const a2a::RowTag tag = answer->tags[i];
     if (tag.source_rank != options_.rank || tag.token != static_cast<uint32_t>(shard.tokens[i])) {
-      return ShardError(s, absl::InternalError(absl::StrCat(
-                               "answer row ", i, " is tagged (rank ", tag.source_rank, ", token ",
-                               tag.token, "), expected (", options_.rank, ", ", shard.tokens[i],
-                               ")")));
+      return ShardError(
+          s, absl::InternalError(absl::StrCat(
+                 "answer row ", i, " is tagged (rank ", tag.source_rank, ", token ", tag.token,
+                 "), expected (", options_.rank, ", ", shard.tokens[i], ")")));
     }
   }
   shard.answer = *answer;

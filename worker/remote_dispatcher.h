@@ -61,8 +61,8 @@ struct RemoteDispatcherStats {
 class RemoteDispatcher : public MoeDispatcher {
  public:
   // `transport` must outlive the dispatcher.
-  static absl::StatusOr<std::unique_ptr<RemoteDispatcher>> Create(
-      Transport* transport, RemoteDispatcherOptions options);
+  static absl::StatusOr<std::unique_ptr<RemoteDispatcher>> Create(Transport* transport,
+                                                                  RemoteDispatcherOptions options);
   // Waits (up to options.timeout) for sends of a failed Run that are still in flight; aborts
   // the transport if they are still pending then, since their buffers are about to go.
   ~RemoteDispatcher() override;

@@ -19,8 +19,10 @@
 //   time / ping-pong RTT (8 B) and x_bw = (bytes / layer time) / streaming bandwidth, both
 //   measured in the same run on the same transport.
 //
-// Flag (before Google Benchmark's): --model-dir DIR (default /tmp/moeserve-dataplane-bench;
-// the synthetic checkpoint is written there on first use).
+// Flags (before Google Benchmark's): --model-dir DIR (default /tmp/moeserve-dataplane-bench;
+// the synthetic checkpoint is written there on first use); --shard-spin-polls N (5000) and
+// --shard-idle-sleep-us N (1): how shard threads poll when idle (spin with a core each; on a
+// machine with fewer free cores than polling threads, e.g. 50 and 50, so they yield the CPU).
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -43,6 +45,10 @@ namespace {
 
 constexpr uint32_t kPing = 1, kPong = 2, kData = 3, kFence = 4, kAck = 5;
 std::string g_model_dir = "/tmp/moeserve-dataplane-bench";
+// Shard polling: spin this many empty polls, then sleep this long per poll. Spinning is right
+// with a core per shard; on an oversubscribed machine it starves the other threads.
+int g_shard_spin_polls = 5000;
+int g_shard_idle_sleep_us = 1;
 
 std::unique_ptr<Transport> Ucx(const std::string& tls) {
   UcxTransportOptions options;
@@ -142,7 +148,7 @@ constexpr size_t kStreamMessage = 1 << 20;
 constexpr int kStreamBatch = 16;
 
 struct Baseline {
-  double rtt_s = 0;      // median 8-byte round trip
+  double rtt_s = 0;       // median 8-byte round trip
   double bw_bytes_s = 0;  // streaming bandwidth, 1 MiB messages
 };
 Baseline MeasureBaseline(const std::string& tls) {
@@ -214,15 +220,15 @@ Model* GetModel() {
 struct ShardThread {
   ShardThread(const Model& m, std::span<const int32_t> placement, uint32_t index,
               const std::string& tls) {
-    store = std::move(*ExpertStore::Load(m.config, *m.tensors,
-                                         a2a::OwnedExperts(placement, index)));
+    store =
+        std::move(*ExpertStore::Load(m.config, *m.tensors, a2a::OwnedExperts(placement, index)));
     backend = std::move(*kernels::MakeCpuBackend(nullptr));
     compute = std::make_unique<ExpertCompute>(m.config, store.get(), backend.get());
     transport = Ucx(tls);
     ShardServerOptions options;
     options.shard_index = index;
-    options.spin_polls = 5000;
-    options.idle_sleep = absl::Microseconds(1);
+    options.spin_polls = g_shard_spin_polls;
+    options.idle_sleep = absl::Microseconds(g_shard_idle_sleep_us);
     server = std::move(
         *ShardServer::Create(m.config, store.get(), compute.get(), transport.get(), options));
     thread = std::thread([this] { (void)server->Serve(); });
@@ -268,8 +274,8 @@ struct LayerInput {
 // BM_Layer, so BM_Layer minus this is the data plane's own cost.
 void BM_LocalLayer(benchmark::State& state) {
   Model& m = *GetModel();
-  auto store = std::move(*ExpertStore::Load(m.config, *m.tensors,
-                                            std::vector<bool>(m.config.num_experts, true)));
+  auto store = std::move(
+      *ExpertStore::Load(m.config, *m.tensors, std::vector<bool>(m.config.num_experts, true)));
   auto backend = std::move(*kernels::MakeCpuBackend(nullptr));
   ExpertCompute compute(m.config, store.get(), backend.get());
   LayerInput input(m.config, state.range(0));
@@ -293,7 +299,8 @@ void BM_Layer(benchmark::State& state, std::string tls) {
   auto transport = Ucx(tls);
   RemoteDispatcherOptions options;
   options.num_experts = m.config.num_experts;
-  for (auto& s : shards) options.shards.push_back(*transport->Connect(s->transport->LocalAddress()));
+  for (auto& s : shards)
+    options.shards.push_back(*transport->Connect(s->transport->LocalAddress()));
   auto dispatcher = std::move(*RemoteDispatcher::Create(transport.get(), options));
 
   LayerInput input(m.config, tokens);
@@ -325,8 +332,8 @@ void BM_Layer(benchmark::State& state, std::string tls) {
   // x_bw = (bytes / (time / iteration)) / streaming bandwidth.
   state.counters["x_rtt"] = benchmark::Counter(
       base.rtt_s, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
-  state.counters["x_bw"] = benchmark::Counter(bytes / base.bw_bytes_s,
-                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["x_bw"] =
+      benchmark::Counter(bytes / base.bw_bytes_s, benchmark::Counter::kIsIterationInvariantRate);
   state.SetBytesProcessed(int64_t(bytes * state.iterations()));
 }
 
@@ -338,6 +345,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     if (std::string(argv[i]) == "--model-dir" && i + 1 < argc) {
       moeserve::g_model_dir = argv[++i];
+    } else if (std::string(argv[i]) == "--shard-spin-polls" && i + 1 < argc) {
+      moeserve::g_shard_spin_polls = std::atoi(argv[++i]);
+    } else if (std::string(argv[i]) == "--shard-idle-sleep-us" && i + 1 < argc) {
+      moeserve::g_shard_idle_sleep_us = std::atoi(argv[++i]);
     } else {
       args.push_back(argv[i]);
     }
@@ -354,8 +365,7 @@ int main(int argc, char** argv) {
           ->Arg(bytes)
           ->UseRealTime();
     }
-    benchmark::RegisterBenchmark(absl::StrCat("BM_Stream/", tls).c_str(), moeserve::BM_Stream,
-                                 tls)
+    benchmark::RegisterBenchmark(absl::StrCat("BM_Stream/", tls).c_str(), moeserve::BM_Stream, tls)
         ->UseRealTime();
     for (int64_t shards : {1, 2}) {
       for (int64_t tokens : {1, 8, 64}) {

@@ -68,8 +68,8 @@ TEST(A2aWire, RejectsMalformedMessages) {
     std::memcpy(copy.data() + offset, &value, 4);
     return ReadHeader(copy).status();
   };
-  EXPECT_TRUE(absl::IsInvalidArgument(corrupt(0, 0xdeadbeef)));   // magic
-  EXPECT_TRUE(absl::IsInvalidArgument(corrupt(4, 2)));            // version 2, kind 0
+  EXPECT_TRUE(absl::IsInvalidArgument(corrupt(0, 0xdeadbeef)));     // magic
+  EXPECT_TRUE(absl::IsInvalidArgument(corrupt(4, 2)));              // version 2, kind 0
   EXPECT_TRUE(absl::IsInvalidArgument(corrupt(4, 1 | (9 << 16))));  // kind 9
   std::vector<std::byte> short_copy(buffer.begin(), buffer.end() - 1);
   EXPECT_TRUE(absl::IsInvalidArgument(ReadHeader(short_copy).status()));

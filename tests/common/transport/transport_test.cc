@@ -71,8 +71,7 @@ class TransportTest : public ::testing::TestWithParam<Factory> {
   }
 
   // Progresses every endpoint in `drive` until `request` on `t` completes, or `timeout`.
-  bool Wait(Transport* t, Request request, Completion* done,
-            std::vector<Transport*> drive = {},
+  bool Wait(Transport* t, Request request, Completion* done, std::vector<Transport*> drive = {},
             std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     if (drive.empty()) drive = {a_.get(), b_.get()};
     const auto deadline = Clock::now() + timeout;

@@ -35,8 +35,8 @@ class AllToAllTest : public ::testing::Test {
     auto backend = kernels::MakeCpuBackend(nullptr);
     ASSERT_TRUE(backend.ok());
     backend_ = std::move(*backend);
-    auto store = ExpertStore::Load(*config_, *tensors_,
-                                   std::vector<bool>(config_->num_experts, true));
+    auto store =
+        ExpertStore::Load(*config_, *tensors_, std::vector<bool>(config_->num_experts, true));
     ASSERT_TRUE(store.ok());
     all_experts_ = std::move(*store);
     compute_ = std::make_unique<ExpertCompute>(*config_, all_experts_.get(), backend_.get());

@@ -37,8 +37,8 @@ struct RoutedBatch {
   std::vector<float> x, weights;
   std::vector<int32_t> ids;
 
-  static RoutedBatch Make(const ModelConfig& config, int64_t layer, int64_t tokens,
-                          uint32_t rank, uint32_t seed) {
+  static RoutedBatch Make(const ModelConfig& config, int64_t layer, int64_t tokens, uint32_t rank,
+                          uint32_t seed) {
     RoutedBatch b;
     b.layer = layer;
     b.tokens = tokens;
@@ -164,8 +164,7 @@ struct ShardNode {
     auto backend = kernels::MakeCpuBackend(nullptr);
     EXPECT_TRUE(backend.ok());
     node->backend = std::move(*backend);
-    node->compute =
-        std::make_unique<ExpertCompute>(config, node->store.get(), node->backend.get());
+    node->compute = std::make_unique<ExpertCompute>(config, node->store.get(), node->backend.get());
     auto tap = std::make_unique<TapTransport>(std::move(transport));
     node->tap = tap.get();
     node->transport = std::move(tap);

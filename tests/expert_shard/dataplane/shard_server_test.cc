@@ -216,10 +216,10 @@ TEST_F(ShardServerTest, ServeReturnsTheAbortReason) {
 TEST_F(ShardServerTest, RejectsBadOptions) {
   ShardServerOptions options;
   options.posted_receives = 0;
-  EXPECT_TRUE(absl::IsInvalidArgument(ShardServer::Create(config_, node_->store.get(),
-                                                          node_->compute.get(),
-                                                          node_->transport.get(), options)
-                                          .status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(ShardServer::Create(config_, node_->store.get(), node_->compute.get(),
+                                                  node_->transport.get(), options)
+                                  .status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
       ShardServer::Create(config_, nullptr, nullptr, nullptr, {}).status()));
 }

@@ -37,8 +37,8 @@ class Child {
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     auto child = std::make_unique<Child>();
-    const int rc = ::posix_spawn(&child->pid_, DATAPLANE_NODE, &actions, nullptr, argv.data(),
-                                 environ);
+    const int rc =
+        ::posix_spawn(&child->pid_, DATAPLANE_NODE, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(in[0]);
     ::close(out[1]);
@@ -162,8 +162,8 @@ class LocalWorker {
               absl::Duration timeout) {
     config_ = *LoadModelConfig(testutil::kGoldenMoe);
     tensors_ = std::move(*TensorStore::Open(testutil::kGoldenMoe));
-    all_ = std::move(*ExpertStore::Load(config_, *tensors_,
-                                        std::vector<bool>(config_.num_experts, true)));
+    all_ = std::move(
+        *ExpertStore::Load(config_, *tensors_, std::vector<bool>(config_.num_experts, true)));
     backend_ = std::move(*kernels::MakeCpuBackend(nullptr));
     compute_ = std::make_unique<ExpertCompute>(config_, all_.get(), backend_.get());
     local_ = std::make_unique<LocalDispatcher>(compute_.get());

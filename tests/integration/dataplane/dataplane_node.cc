@@ -49,8 +49,8 @@ absl::StatusOr<std::unique_ptr<Transport>> MakeTransport(const std::string& tls)
 absl::Status Shard(uint32_t index, int num_shards, const std::string& tls) {
   ASSIGN_OR_RETURN(Model m, LoadModel());
   const auto placement = a2a::EvenPlacement(m.config.num_experts, num_shards);
-  ASSIGN_OR_RETURN(auto store, ExpertStore::Load(m.config, *m.tensors,
-                                                 a2a::OwnedExperts(placement, index)));
+  ASSIGN_OR_RETURN(auto store,
+                   ExpertStore::Load(m.config, *m.tensors, a2a::OwnedExperts(placement, index)));
   ASSIGN_OR_RETURN(auto backend, kernels::MakeCpuBackend(nullptr));
   ExpertCompute compute(m.config, store.get(), backend.get());
   ASSIGN_OR_RETURN(auto ucx, MakeTransport(tls));
@@ -70,9 +70,9 @@ absl::Status Shard(uint32_t index, int num_shards, const std::string& tls) {
   absl::Status served = server->Serve();
   watcher.join();
   const ShardServerStats s = server->stats();
-  std::cout << "STATS " << s.messages << " " << s.rows << " " << s.expert_calls << " "
-            << s.rejected << " " << tap.rows_checked() << " " << tap.bad_rows() << " "
-            << s.multi_source_calls << std::endl;
+  std::cout << "STATS " << s.messages << " " << s.rows << " " << s.expert_calls << " " << s.rejected
+            << " " << tap.rows_checked() << " " << tap.bad_rows() << " " << s.multi_source_calls
+            << std::endl;
   return served;
 }
 
