@@ -99,8 +99,10 @@ class Transport {
   // False while it is in flight. An unknown or released request is a programming error (crash).
   virtual bool Test(Request request, Completion* completion) = 0;
 
-  // Cancels a posted receive: after this returns, *buffer is no longer touched and the message
-  // it would have matched goes to a later receive. Cancelling a send is a programming error.
+  // Cancels a posted receive: after this returns, *buffer is no longer touched. A receive not
+  // yet matched leaves its message to a later receive; one already taking a message (a large
+  // transfer under way) is finished or failed first and that message is dropped. Cancelling a
+  // send is a programming error.
   virtual void Cancel(Request request) = 0;
 
   // OK while `peer` is reachable. Unavailable once it is known to be gone (its endpoint
