@@ -128,6 +128,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(std::shared_ptr<Core> core, tcp::socket socket)
       : core_(std::move(core)), stream_(std::move(socket)) {
     ++core_->connections;
+    beast::error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);  // Tokens go out as they come.
   }
   ~Session() { --core_->connections; }
 
@@ -210,8 +212,10 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
-    queue_.clear();
-    queued_bytes_ = 0;
+    if (!writing_) {  // A write in flight still refers to the queue; it ends with the session.
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
     if (in_response_ && on_close_) {
       auto callback = std::move(on_close_);
       on_close_ = nullptr;
@@ -380,19 +384,24 @@ class Session : public std::enable_shared_from_this<Session> {
   void Flush() {
     if (closed_ || writing_ || queue_.empty()) return;
     writing_ = true;
+    // Everything queued goes out in one gathered write (header and body in one segment).
+    in_flight_.clear();
+    for (const std::string& bytes : queue_) in_flight_.push_back(net::buffer(bytes));
     stream_.expires_after(ToChrono(core_->options.write_timeout));
-    net::async_write(stream_, net::buffer(queue_.front()),
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnWrite(ec);
+    net::async_write(stream_, in_flight_,
+                     [self = shared_from_this(), n = queue_.size()](beast::error_code ec, size_t) {
+                       self->OnWrite(ec, n);
                      });
   }
 
-  void OnWrite(beast::error_code ec) {
+  void OnWrite(beast::error_code ec, size_t written) {
     writing_ = false;
     if (closed_) return;
     if (ec) return Close();
-    queued_bytes_ -= static_cast<int64_t>(queue_.front().size());
-    queue_.pop_front();
+    for (size_t i = 0; i < written; ++i) {
+      queued_bytes_ -= static_cast<int64_t>(queue_.front().size());
+      queue_.pop_front();
+    }
     if (!queue_.empty()) return Flush();
     stream_.expires_never();
     if (final_queued_) ResponseDone();
@@ -484,7 +493,8 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t linger_bytes_ = 0;
   uint64_t generation_ = 0;
   std::function<void()> on_close_;
-  std::deque<std::string> queue_;
+  std::deque<std::string> queue_;  // Deque: elements keep their address while written.
+  std::vector<net::const_buffer> in_flight_;
   int64_t queued_bytes_ = 0;
 };
 
