@@ -70,8 +70,8 @@ std::string ErrorBody(int http_status, std::string_view message, std::string_vie
       {"param", param.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::string(param))},
       {"code", nullptr},
   };
-  return nlohmann::json{{"error", std::move(error)}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json{{"error", std::move(error)}}.dump(-1, ' ', false,
+                                                          nlohmann::json::error_handler_t::replace);
 }
 
 std::string ErrorBody(const absl::Status& status) {

@@ -117,9 +117,9 @@ class Registry {
 
 std::string StatusLine(int status) {
   const auto reason = http::obsolete_reason(static_cast<http::status>(status));
-  return absl::StrCat("HTTP/1.1 ", status, " ",
-                      reason.empty() ? std::string("Unknown") : std::string(reason.data(), reason.size()),
-                      "\r\n");
+  return absl::StrCat(
+      "HTTP/1.1 ", status, " ",
+      reason.empty() ? std::string("Unknown") : std::string(reason.data(), reason.size()), "\r\n");
 }
 
 // One connection. Everything below runs on its strand.
@@ -144,8 +144,8 @@ class Session : public std::enable_shared_from_this<Session> {
     net::dispatch(executor(), [self = shared_from_this()] {
       self->keep_alive_ = false;
       self->in_response_ = true;
-      self->RespondNow(503, "application/json",
-                       ErrorBody(503, "too many connections; retry later"), {});
+      self->RespondNow(503, "application/json", ErrorBody(503, "too many connections; retry later"),
+                       {});
     });
   }
 
@@ -275,10 +275,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     if (closed_) return;
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -340,10 +339,11 @@ class Session : public std::enable_shared_from_this<Session> {
                         ErrorBody(404, absl::StrCat("no route for ", request.path)), {});
     }
     if (handler == nullptr) {
-      return RespondNow(405, "application/json",
-                        ErrorBody(405, absl::StrCat("method ", request.method, " is not allowed on ",
-                                                    request.path, "; allowed: ", allow)),
-                        {{"Allow", allow}});
+      return RespondNow(
+          405, "application/json",
+          ErrorBody(405, absl::StrCat("method ", request.method, " is not allowed on ",
+                                      request.path, "; allowed: ", allow)),
+          {{"Allow", allow}});
     }
     auto writer = std::make_shared<Writer>(shared_from_this());
     try {
@@ -359,10 +359,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_ || watching_ || buffer_.size() >= kMaxReadAhead) return;
     watching_ = true;
     if (lingering_) stream_.expires_after(std::chrono::seconds(2));
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->OnWatch(ec, n);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(4096),
+        [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnWatch(ec, n); });
   }
 
   void OnWatch(beast::error_code ec, size_t n) {
@@ -465,9 +464,10 @@ class Session : public std::enable_shared_from_this<Session> {
     template <typename F>
     void Post(F f) {
       if (session_->core_->stopped.load()) return;  // The io threads are gone.
-      net::post(session_->executor(), [s = session_, gen = generation_, f = std::move(f)]() mutable {
-        if (s->generation() == gen) f(*s);
-      });
+      net::post(session_->executor(),
+                [s = session_, gen = generation_, f = std::move(f)]() mutable {
+                  if (s->generation() == gen) f(*s);
+                });
     }
     const std::shared_ptr<Session> session_;
     const uint64_t generation_;
@@ -481,8 +481,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   int version_ = 11;
   bool keep_alive_ = true;
-  bool in_response_ = false;   // A request has been read and its response is not complete.
-  bool started_ = false;       // The response's header is queued.
+  bool in_response_ = false;  // A request has been read and its response is not complete.
+  bool started_ = false;      // The response's header is queued.
   bool streaming_ = false;
   bool chunked_ = false;
   bool final_queued_ = false;  // The response's last bytes are queued.

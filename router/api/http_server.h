@@ -36,9 +36,9 @@
 namespace moeserve::router::api {
 
 struct HttpServerOptions {
-  std::string address = "0.0.0.0";  // Address to listen on (IPv4 or IPv6 literal).
-  uint16_t port = 8000;              // 0: an ephemeral port (see HttpServer::port()).
-  int32_t num_threads = 2;           // io threads (>= 1).
+  std::string address = "0.0.0.0";      // Address to listen on (IPv4 or IPv6 literal).
+  uint16_t port = 8000;                 // 0: an ephemeral port (see HttpServer::port()).
+  int32_t num_threads = 2;              // io threads (>= 1).
   int64_t max_body_bytes = 8 << 20;     // Larger request bodies get 413 (>= 1).
   int64_t max_header_bytes = 16 << 10;  // Larger request headers get 431 (>= 256).
   // Time allowed to receive one whole request, counting from when the connection became idle.
@@ -54,9 +54,9 @@ struct HttpServerOptions {
 };
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // As sent: "/v1/models?x=1".
-  std::string path;    // The target without its query.
+  std::string method;                                        // "GET", "POST", ...
+  std::string target;                                        // As sent: "/v1/models?x=1".
+  std::string path;                                          // The target without its query.
   std::vector<std::pair<std::string, std::string>> headers;  // Names lower-case.
   std::string body;
   int version = 11;  // 10 or 11.

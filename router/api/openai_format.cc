@@ -15,8 +15,8 @@ using json = nlohmann::json;
 std::string TypeName(const json& v) { return std::string(v.type_name()); }
 
 absl::Status WrongType(const std::string& field, const std::string& expected, const json& v) {
-  return InvalidParam(field, absl::StrCat("'", field, "' must be ", expected, ", not ",
-                                          TypeName(v)));
+  return InvalidParam(field,
+                      absl::StrCat("'", field, "' must be ", expected, ", not ", TypeName(v)));
 }
 
 // Reads an optional boolean field (absent or null keeps *out).
@@ -83,8 +83,8 @@ absl::Status GetIdArray(const json& v, const std::string& field, std::vector<int
   out->reserve(v.size());
   for (const json& e : v) {
     if (!e.is_number_integer()) {
-      return InvalidParam(field, absl::StrCat("'", field, "' must hold token ids (integers), not ",
-                                              TypeName(e)));
+      return InvalidParam(
+          field, absl::StrCat("'", field, "' must hold token ids (integers), not ", TypeName(e)));
     }
     int64_t id = 0;
     absl::Status s = ToInt(e, field, 0, std::numeric_limits<int32_t>::max(), &id);
@@ -127,8 +127,7 @@ absl::StatusOr<CompletionRequest> ParseCompletionRequest(std::string_view body,
                                                          int32_t default_max_tokens) {
   const json obj = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (obj.is_discarded()) {
-    return absl::InvalidArgumentError(
-        "the request body is not valid JSON (or not valid UTF-8)");
+    return absl::InvalidArgumentError("the request body is not valid JSON (or not valid UTF-8)");
   }
   if (!obj.is_object()) {
     return absl::InvalidArgumentError("the request body must be a JSON object");
@@ -140,9 +139,8 @@ absl::StatusOr<CompletionRequest> ParseCompletionRequest(std::string_view body,
     if (!it->is_string()) return WrongType("model", "a string", *it);
     r.model = it->get<std::string>();
     if (!r.model.empty() && r.model != served_model) {
-      return WithParam(absl::NotFoundError(absl::StrCat("The model `", r.model,
-                                                        "` does not exist.")),
-                       "model");
+      return WithParam(
+          absl::NotFoundError(absl::StrCat("The model `", r.model, "` does not exist.")), "model");
     }
   }
   absl::Status s = ParsePrompt(obj, &r);
@@ -188,8 +186,8 @@ absl::StatusOr<CompletionRequest> ParseCompletionRequest(std::string_view body,
     if (s = GetIdArray(*it, "stop_token_ids", &r.stop_token_ids); !s.ok()) return s;
   }
   if (auto it = obj.find("stop"); it != obj.end() && !it->is_null()) {
-    const bool empty = (it->is_string() && it->get<std::string>().empty()) ||
-                       (it->is_array() && it->empty());
+    const bool empty =
+        (it->is_string() && it->get<std::string>().empty()) || (it->is_array() && it->empty());
     if (!empty) {
       if (!it->is_string() && !it->is_array()) {
         return WrongType("stop", "a string or an array of strings", *it);
@@ -274,9 +272,8 @@ json Choice(const std::string& text, const CompletionLogprobs* logprobs, FinishR
             std::optional<int32_t> stop_reason) {
   json choice = {{"index", 0}, {"text", text}};
   choice["logprobs"] = logprobs != nullptr ? logprobs->ToJson() : json(nullptr);
-  choice["finish_reason"] = finish == FinishReason::kNone
-                                ? json(nullptr)
-                                : json(std::string(FinishReasonName(finish)));
+  choice["finish_reason"] =
+      finish == FinishReason::kNone ? json(nullptr) : json(std::string(FinishReasonName(finish)));
   choice["stop_reason"] = stop_reason.has_value() ? json(*stop_reason) : json(nullptr);
   return choice;
 }
@@ -316,13 +313,10 @@ nlohmann::json UsageChunkJson(const CompletionMeta& meta, const Usage& usage) {
 
 nlohmann::json ModelsJson(std::string_view model, int64_t created, std::string_view owned_by,
                           int32_t max_model_len) {
-  json card = {{"id", std::string(model)},
-               {"object", "model"},
-               {"created", created},
-               {"owned_by", std::string(owned_by)},
-               {"root", std::string(model)},
-               {"parent", nullptr},
-               {"max_model_len", max_model_len}};
+  json card = {
+      {"id", std::string(model)},          {"object", "model"},          {"created", created},
+      {"owned_by", std::string(owned_by)}, {"root", std::string(model)}, {"parent", nullptr},
+      {"max_model_len", max_model_len}};
   return json{{"object", "list"}, {"data", json::array({std::move(card)})}};
 }
 
@@ -372,7 +366,8 @@ absl::StatusOr<CompletionOutput::Delta> CompletionOutput::Add(const WorkerEvent&
         top.emplace_back(TokenDisplay(*tokenizer_, lp.top[k].first, as_token_ids_),
                          std::max(lp.top[k].second, -9999.0));
       }
-      if (!sampled_listed) top.insert(top.begin(), {std::move(display), std::max(lp.logprob, -9999.0)});
+      if (!sampled_listed)
+        top.insert(top.begin(), {std::move(display), std::max(lp.logprob, -9999.0)});
       out.top_logprobs.push_back(std::move(top));
     }
     if (is_stop_token) {

@@ -68,8 +68,7 @@ struct CompletionLogprobs {
 
 // How one token appears in `tokens` and as a top_logprobs key: its decoded text (a lone
 // partial UTF-8 character becomes U+FFFD), or "token_id:N".
-std::string TokenDisplay(const tokenizer::Tokenizer& tokenizer, int32_t token_id,
-                         bool as_token_id);
+std::string TokenDisplay(const tokenizer::Tokenizer& tokenizer, int32_t token_id, bool as_token_id);
 
 struct Usage {
   int64_t prompt_tokens = 0;

@@ -59,8 +59,8 @@ class Completion {
       EnsureStarted();
       if (!delta->text.empty() || !delta->logprobs.empty() || finished) {
         writer_->Write(SseData(CompletionChunkJson(
-            meta_, delta->text, want_logprobs_ ? &delta->logprobs : nullptr,
-            event.finish_reason, finished ? output_.stop_reason() : std::nullopt)));
+            meta_, delta->text, want_logprobs_ ? &delta->logprobs : nullptr, event.finish_reason,
+            finished ? output_.stop_reason() : std::nullopt)));
       }
       if (finished) {
         if (include_usage_) writer_->Write(SseData(UsageChunkJson(meta_, MakeUsage())));
@@ -73,9 +73,10 @@ class Completion {
     text_ += delta->text;
     if (want_logprobs_) Append(std::move(delta->logprobs));
     if (finished) {
-      writer_->Respond(200, kJson,
-                       Dump(CompletionJson(meta_, text_, want_logprobs_ ? &logprobs_ : nullptr,
-                                           event.finish_reason, output_.stop_reason(), MakeUsage())));
+      writer_->Respond(
+          200, kJson,
+          Dump(CompletionJson(meta_, text_, want_logprobs_ ? &logprobs_ : nullptr,
+                              event.finish_reason, output_.stop_reason(), MakeUsage())));
       done_ = true;
     }
   }
@@ -96,9 +97,7 @@ class Completion {
     writer_->End();
   }
 
-  Usage MakeUsage() const {
-    return {prompt_tokens_, output_.completion_tokens()};
-  }
+  Usage MakeUsage() const { return {prompt_tokens_, output_.completion_tokens()}; }
 
   void Append(CompletionLogprobs more) {
     auto move_into = [](auto& to, auto& from) {
@@ -121,8 +120,8 @@ class Completion {
   const std::shared_ptr<ResponseWriter> writer_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
-  std::string text_ ABSL_GUARDED_BY(mu_);               // Whole responses only.
-  CompletionLogprobs logprobs_ ABSL_GUARDED_BY(mu_);    // Whole responses only.
+  std::string text_ ABSL_GUARDED_BY(mu_);             // Whole responses only.
+  CompletionLogprobs logprobs_ ABSL_GUARDED_BY(mu_);  // Whole responses only.
 };
 
 }  // namespace
@@ -182,9 +181,9 @@ void RouterService::HandleHealth(const HttpRequest&, std::shared_ptr<ResponseWri
 }
 
 void RouterService::HandleModels(const HttpRequest&, std::shared_ptr<ResponseWriter> writer) {
-  writer->Respond(200, kJson,
-                  Dump(ModelsJson(options_.model_id, created_, options_.owned_by,
-                                  options_.max_model_len)));
+  writer->Respond(
+      200, kJson,
+      Dump(ModelsJson(options_.model_id, created_, options_.owned_by, options_.max_model_len)));
 }
 
 void RouterService::HandleCompletions(const HttpRequest& http,
@@ -202,18 +201,19 @@ void RouterService::HandleCompletions(const HttpRequest& http,
     prompt = request.prompt_ids;
     for (int32_t id : prompt) {
       if (id >= vocab) {
-        return RespondError(*writer, InvalidParam("prompt", absl::StrCat("token id ", id,
-                                                                         " is out of vocabulary (size ",
-                                                                         vocab, ")")));
+        return RespondError(
+            *writer,
+            InvalidParam("prompt", absl::StrCat("token id ", id, " is out of vocabulary (size ",
+                                                vocab, ")")));
       }
     }
   }
   for (int32_t id : request.stop_token_ids) {
     if (id >= vocab) {
-      return RespondError(*writer, InvalidParam("stop_token_ids",
-                                                absl::StrCat("token id ", id,
-                                                             " is out of vocabulary (size ",
-                                                             vocab, ")")));
+      return RespondError(
+          *writer,
+          InvalidParam("stop_token_ids",
+                       absl::StrCat("token id ", id, " is out of vocabulary (size ", vocab, ")")));
     }
   }
   if (prompt.empty()) {
@@ -223,14 +223,13 @@ void RouterService::HandleCompletions(const HttpRequest& http,
   if (total > options_.max_model_len) {
     return RespondError(
         *writer,
-        InvalidParam(prompt.size() >= static_cast<size_t>(options_.max_model_len) ? "prompt"
-                                                                                   : "max_tokens",
-                     absl::StrCat("This model's maximum context length is ",
-                                  options_.max_model_len, " tokens. However, you requested ",
-                                  total, " tokens (", prompt.size(), " in the prompt, ",
-                                  request.max_tokens,
-                                  " in the completion). Please reduce the length of the "
-                                  "prompt or completion.")));
+        InvalidParam(
+            prompt.size() >= static_cast<size_t>(options_.max_model_len) ? "prompt" : "max_tokens",
+            absl::StrCat("This model's maximum context length is ", options_.max_model_len,
+                         " tokens. However, you requested ", total, " tokens (", prompt.size(),
+                         " in the prompt, ", request.max_tokens,
+                         " in the completion). Please reduce the length of the "
+                         "prompt or completion.")));
   }
 
   CompletionMeta meta;

@@ -12,8 +12,8 @@ namespace moeserve::router {
 
 std::vector<int32_t> FakeWorkerOptions::DefaultVocabulary() {
   // " the", " quick", " brown", ... in the Qwen3 vocabulary: readable output in tests.
-  return {279,  3974, 13876, 38835, 34208, 916,  15678, 5562, 323,  264,   8251,
-          7578, 389,  5517,  23811, 1879,  374,  315,   311,  304,  432,   572,
+  return {279,  3974, 13876, 38835, 34208, 916,  15678, 5562, 323,  264,  8251,
+          7578, 389,  5517,  23811, 1879,  374,  315,   311,  304,  432,  572,
           2518, 6303, 6176,  7015,  17788, 6774, 12884, 9396, 4916, 11958};
 }
 
@@ -77,8 +77,7 @@ std::vector<int32_t> FakeWorkerClient::ExpectedTokens(absl::Span<const int32_t> 
   return out;
 }
 
-TokenLogprob FakeWorkerClient::LogprobAt(absl::Span<const int32_t> prompt, int k,
-                                         int top_n) const {
+TokenLogprob FakeWorkerClient::LogprobAt(absl::Span<const int32_t> prompt, int k, int top_n) const {
   TokenLogprob lp;
   lp.token_id = TokenAt(prompt, k, options_.vocabulary);
   lp.logprob = -0.25 * (1 + k % 4);
@@ -232,8 +231,8 @@ std::optional<WorkerEvent> FakeWorkerClient::StepOne(Running& r) {
     }
     event.logprobs.push_back(std::move(lp));
   }
-  const bool stop = eos || std::find(req.stop_token_ids.begin(), req.stop_token_ids.end(),
-                                     token) != req.stop_token_ids.end();
+  const bool stop = eos || std::find(req.stop_token_ids.begin(), req.stop_token_ids.end(), token) !=
+                               req.stop_token_ids.end();
   if (stop) {
     event.finish_reason = FinishReason::kStop;
   } else if (static_cast<int>(r.generated.size()) >= req.max_tokens) {

@@ -44,9 +44,9 @@ struct FakeWorkerOptions {
   // this id (unless the request sets ignore_eos).
   int32_t eos_token_id = -1;
   int32_t eos_after = -1;
-  int64_t total_kv_blocks = 4096;   // > 0
-  int32_t kv_block_tokens = 16;     // > 0
-  int32_t max_prefix_blocks = 8;    // Leading blocks hashed per prompt (>= 0).
+  int64_t total_kv_blocks = 4096;      // > 0
+  int32_t kv_block_tokens = 16;        // > 0
+  int32_t max_prefix_blocks = 8;       // Leading blocks hashed per prompt (>= 0).
   int32_t max_recent_prefixes = 4096;  // Hashes remembered (>= 0).
 
   absl::Status Validate() const;

@@ -104,9 +104,9 @@ WorkerPick PickWorker(absl::Span<const WorkerView> views, absl::Span<const uint6
     } else {
       const WorkerView& l = views[least];
       const int64_t cv = cost(v), cl = cost(l);
-      if (cv < cl || (cv == cl && (v.free_kv_blocks > l.free_kv_blocks ||
-                                   (v.free_kv_blocks == l.free_kv_blocks &&
-                                    v.inflight < l.inflight)))) {
+      if (cv < cl ||
+          (cv == cl && (v.free_kv_blocks > l.free_kv_blocks ||
+                        (v.free_kv_blocks == l.free_kv_blocks && v.inflight < l.inflight)))) {
         least = w;
       }
     }
@@ -133,8 +133,7 @@ WorkerPick PickWorker(absl::Span<const WorkerView> views, absl::Span<const uint6
   return pick;
 }
 
-Scheduler::Scheduler(std::vector<std::shared_ptr<WorkerClient>> workers,
-                     SchedulerOptions options)
+Scheduler::Scheduler(std::vector<std::shared_ptr<WorkerClient>> workers, SchedulerOptions options)
     : workers_(std::move(workers)),
       options_(std::move(options)),
       mailbox_(std::make_shared<Mailbox>()),
@@ -166,9 +165,8 @@ absl::Status Scheduler::Submit(WorkerRequest request, EventSink sink) {
   int64_t waiting = waiting_count_.load();
   do {
     if (waiting >= options_.max_waiting) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("the router's queue is full (", options_.max_waiting,
-                       " requests waiting); retry later"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the router's queue is full (", options_.max_waiting, " requests waiting); retry later"));
     }
   } while (!waiting_count_.compare_exchange_weak(waiting, waiting + 1));
   auto waiting_request = std::make_shared<Waiting>(Waiting{std::move(request), std::move(sink)});

@@ -67,7 +67,7 @@ struct SchedulerOptions {
 
 // What PickWorker needs to know of one worker.
 struct WorkerView {
-  bool available = false;  // Ready and below max_inflight_per_worker.
+  bool available = false;   // Ready and below max_inflight_per_worker.
   int64_t load_tokens = 0;  // queued + running tokens.
   int64_t free_kv_blocks = 0;
   int64_t total_kv_blocks = 0;  // 0: unknown.
@@ -90,9 +90,9 @@ WorkerPick PickWorker(absl::Span<const WorkerView> views, absl::Span<const uint6
 class Scheduler {
  public:
   struct Stats {
-    int64_t waiting = 0;     // Accepted, not on a worker.
-    int64_t inflight = 0;    // On a worker, terminal event not seen yet.
-    int64_t dispatched = 0;  // Handed to a worker, ever.
+    int64_t waiting = 0;      // Accepted, not on a worker.
+    int64_t inflight = 0;     // On a worker, terminal event not seen yet.
+    int64_t dispatched = 0;   // Handed to a worker, ever.
     int64_t by_affinity = 0;  // Of those, placed by prefix affinity.
   };
 

@@ -57,7 +57,7 @@ struct WorkerRequest {
 
 // One message of a request's output stream.
 struct WorkerEvent {
-  std::vector<int32_t> token_ids;     // Newly generated tokens, in order (may be empty).
+  std::vector<int32_t> token_ids;      // Newly generated tokens, in order (may be empty).
   std::vector<TokenLogprob> logprobs;  // One per token when requested, else empty.
   FinishReason finish_reason = FinishReason::kNone;
   // Not OK: the request failed (worker lost, out of memory, bad request). Terminal; the tokens

@@ -59,12 +59,13 @@ class HttpServerTest : public ::testing::Test {
         w->End();
       }).detach();
     });
-    server_->Handle("GET", "/forever", [this](const HttpRequest&, std::shared_ptr<ResponseWriter> w) {
-      w->StartStream(200, "text/event-stream");
-      w->Write("data: first\n\n");
-      w->OnClose([this, w] { closed_.Notify(); });
-      held_ = w;
-    });
+    server_->Handle("GET", "/forever",
+                    [this](const HttpRequest&, std::shared_ptr<ResponseWriter> w) {
+                      w->StartStream(200, "text/event-stream");
+                      w->Write("data: first\n\n");
+                      w->OnClose([this, w] { closed_.Notify(); });
+                      held_ = w;
+                    });
     server_->Handle("GET", "/throw", [](const HttpRequest&, std::shared_ptr<ResponseWriter>) {
       throw std::runtime_error("handler bug");
     });
@@ -139,9 +140,8 @@ TEST_F(HttpServerTest, BodyTooLargeIs413) {
   ExpectOpenAiError(r, 413);
   EXPECT_FALSE(r.keep_alive());
   TestClient chunked(server_->port());  // Without Content-Length: found while reading.
-  chunked.SendRaw(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n" +
-      std::string(2048, 'y') + "\r\n0\r\n\r\n");
+  chunked.SendRaw("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n" +
+                  std::string(2048, 'y') + "\r\n0\r\n\r\n");
   ExpectOpenAiError(chunked.Read(), 413);
 }
 
@@ -150,8 +150,7 @@ TEST_F(HttpServerTest, HeaderTooLargeIs431) {
   o.max_header_bytes = 1024;
   StartServer(o);
   TestClient client(server_->port());
-  client.SendRaw("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') +
-                 "\r\n\r\n");
+  client.SendRaw("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n");
   ExpectOpenAiError(client.Read(), 431);
 }
 
@@ -166,7 +165,8 @@ TEST_F(HttpServerTest, MalformedRequestIs400) {
 TEST_F(HttpServerTest, ExpectContinue) {
   StartServer();
   TestClient client(server_->port());
-  client.SendRaw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  client.SendRaw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
   auto interim = client.Read();
   EXPECT_EQ(interim.result_int(), 100);
   client.SendRaw("hello");

@@ -128,22 +128,38 @@ TEST(ParseCompletionRequest, WrongTypesAndRangesNameTheParam) {
     json value;
   };
   const std::vector<Bad> bads = {
-      {"max_tokens", 0},          {"max_tokens", -5},
-      {"max_tokens", "16"},       {"max_tokens", 1e30},
-      {"max_tokens", 2.5},        {"max_tokens", 18446744073709551615ULL},
-      {"temperature", -0.1},      {"temperature", "hot"},
-      {"top_p", 0},               {"top_p", 1.5},
-      {"top_k", -2},              {"top_k", 1.5},
-      {"min_p", 2},               {"presence_penalty", 3},
-      {"frequency_penalty", -3},  {"repetition_penalty", 0},
-      {"seed", "x"},              {"seed", 1.5},
-      {"stop_token_ids", 5},      {"stop_token_ids", {"a"}},
-      {"ignore_eos", 1},          {"logprobs", 21},
-      {"logprobs", -1},           {"logprobs", true},
-      {"stream", "yes"},          {"echo", true},
-      {"n", 2},                   {"best_of", 3},
-      {"suffix", "x"},            {"logit_bias", {{"1", 5}}},
-      {"stop", "###"},            {"stop", {"a"}},
+      {"max_tokens", 0},
+      {"max_tokens", -5},
+      {"max_tokens", "16"},
+      {"max_tokens", 1e30},
+      {"max_tokens", 2.5},
+      {"max_tokens", 18446744073709551615ULL},
+      {"temperature", -0.1},
+      {"temperature", "hot"},
+      {"top_p", 0},
+      {"top_p", 1.5},
+      {"top_k", -2},
+      {"top_k", 1.5},
+      {"min_p", 2},
+      {"presence_penalty", 3},
+      {"frequency_penalty", -3},
+      {"repetition_penalty", 0},
+      {"seed", "x"},
+      {"seed", 1.5},
+      {"stop_token_ids", 5},
+      {"stop_token_ids", {"a"}},
+      {"ignore_eos", 1},
+      {"logprobs", 21},
+      {"logprobs", -1},
+      {"logprobs", true},
+      {"stream", "yes"},
+      {"echo", true},
+      {"n", 2},
+      {"best_of", 3},
+      {"suffix", "x"},
+      {"logit_bias", {{"1", 5}}},
+      {"stop", "###"},
+      {"stop", {"a"}},
       {"return_tokens_as_token_ids", "true"},
       {"model", 5},
   };
@@ -155,8 +171,12 @@ TEST(ParseCompletionRequest, WrongTypesAndRangesNameTheParam) {
     EXPECT_EQ(ParamOf(r.status()), bad.field) << bad.field << "=" << bad.value.dump();
   }
   // Null means "default" for every optional field; empty stop lists are fine.
-  EXPECT_TRUE(Parse({{"prompt", "hi"}, {"max_tokens", nullptr}, {"logprobs", nullptr},
-                     {"stop", json::array()}, {"stop", ""}, {"max_tokens", 3.0}})
+  EXPECT_TRUE(Parse({{"prompt", "hi"},
+                     {"max_tokens", nullptr},
+                     {"logprobs", nullptr},
+                     {"stop", json::array()},
+                     {"stop", ""},
+                     {"max_tokens", 3.0}})
                   .ok());
   auto options_without_stream = Parse({{"prompt", "hi"}, {"stream_options", json::object()}});
   EXPECT_EQ(ParamOf(options_without_stream.status()), "stream_options");
@@ -314,4 +334,3 @@ TEST_F(CompletionOutputTest, UnknownTokenIsAnError) {
 
 }  // namespace
 }  // namespace moeserve::router::api
-

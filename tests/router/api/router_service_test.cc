@@ -57,8 +57,8 @@ class RouterServiceTest : public ::testing::Test {
     options.model_id = kModel;
     options.created = 1700000000;
     options.max_model_len = 4096;
-    service_ = std::make_unique<RouterService>(options, Qwen(), scheduler_.get(),
-                                               [s = scheduler_.get()] { return s->AnyWorkerReady(); });
+    service_ = std::make_unique<RouterService>(
+        options, Qwen(), scheduler_.get(), [s = scheduler_.get()] { return s->AnyWorkerReady(); });
     http.address = "127.0.0.1";
     http.port = 0;
     server_ = std::make_unique<HttpServer>(http);
@@ -183,8 +183,8 @@ TEST_F(RouterServiceTest, Logprobs) {
   Start();
   TestClient client(port());
   const std::vector<int32_t> ids = {1, 2, 3, 4};
-  auto r = client.PostJson("/v1/completions",
-                           {{"prompt", ids}, {"max_tokens", 4}, {"logprobs", 2}});
+  auto r =
+      client.PostJson("/v1/completions", {{"prompt", ids}, {"max_tokens", 4}, {"logprobs", 2}});
   ASSERT_EQ(r.result_int(), 200) << r.body();
   json lp = Body(r)["choices"][0]["logprobs"];
   const std::vector<int32_t> out = workers_[0]->ExpectedTokens(ids, 4);
@@ -196,7 +196,8 @@ TEST_F(RouterServiceTest, Logprobs) {
   for (int k = 0; k < 4; ++k) {
     const std::string token = *Qwen()->Decode({&out[k], 1});
     EXPECT_EQ(lp["tokens"][k], token);
-    EXPECT_DOUBLE_EQ(lp["token_logprobs"][k].get<double>(), workers_[0]->LogprobAt(ids, k, 2).logprob);
+    EXPECT_DOUBLE_EQ(lp["token_logprobs"][k].get<double>(),
+                     workers_[0]->LogprobAt(ids, k, 2).logprob);
     EXPECT_EQ(lp["text_offset"][k], text.size());  // ASCII here: bytes are code points.
     EXPECT_TRUE(lp["top_logprobs"][k].contains(token));
     EXPECT_LE(lp["top_logprobs"][k].size(), 2u);
@@ -204,10 +205,9 @@ TEST_F(RouterServiceTest, Logprobs) {
   }
   EXPECT_EQ(Body(r)["choices"][0]["text"], text);
 
-  r = client.PostJson("/v1/completions", {{"prompt", ids},
-                                          {"max_tokens", 2},
-                                          {"logprobs", 0},
-                                          {"return_tokens_as_token_ids", true}});
+  r = client.PostJson(
+      "/v1/completions",
+      {{"prompt", ids}, {"max_tokens", 2}, {"logprobs", 0}, {"return_tokens_as_token_ids", true}});
   lp = Body(r)["choices"][0]["logprobs"];
   EXPECT_EQ(lp["tokens"][0], "token_id:" + std::to_string(out[0]));
   EXPECT_EQ(lp["top_logprobs"][0].size(), 1u);
@@ -356,9 +356,9 @@ TEST_F(RouterServiceTest, ClientDisconnectAbortsOnTheWorker) {
   workers_[0]->SetPaused(true);
   for (bool stream : {false, true}) {
     TestClient client(port());
-    client.SendRequest(boost::beast::http::verb::post, "/v1/completions",
-                       json{{"prompt", "a long story"}, {"max_tokens", 1000}, {"stream", stream}}
-                           .dump());
+    client.SendRequest(
+        boost::beast::http::verb::post, "/v1/completions",
+        json{{"prompt", "a long story"}, {"max_tokens", 1000}, {"stream", stream}}.dump());
     ASSERT_TRUE(Eventually([&] { return workers_[0]->active() == 1; }));
     if (stream) {
       EXPECT_EQ(client.ReadHeader().get().result_int(), 200);

@@ -35,7 +35,8 @@ class EventCollector {
   }
   std::vector<int32_t> tokens() const {
     std::vector<int32_t> out;
-    for (const WorkerEvent& e : events()) out.insert(out.end(), e.token_ids.begin(), e.token_ids.end());
+    for (const WorkerEvent& e : events())
+      out.insert(out.end(), e.token_ids.begin(), e.token_ids.end());
     return out;
   }
   WorkerEvent last() const {

@@ -150,10 +150,10 @@ TEST(Scheduler, RunsRequestsToCompletion) {
   Cluster cluster(2);
   std::vector<EventCollector> collectors(8);
   for (int i = 0; i < 8; ++i) {
-    ASSERT_TRUE(cluster.scheduler
-                    ->Submit(Request("r" + std::to_string(i), Prompt(5, i * 10), 3),
-                             collectors[i].Sink())
-                    .ok());
+    ASSERT_TRUE(
+        cluster.scheduler
+            ->Submit(Request("r" + std::to_string(i), Prompt(5, i * 10), 3), collectors[i].Sink())
+            .ok());
   }
   for (int i = 0; i < 8; ++i) {
     ASSERT_TRUE(collectors[i].WaitDone());
@@ -240,9 +240,11 @@ TEST(Scheduler, CancelWaitingAndRunningRequests) {
   Cluster cluster(1, options);
   cluster.workers[0]->SetPaused(true);
   EventCollector running, waiting;
-  ASSERT_TRUE(cluster.scheduler->Submit(Request("running", Prompt(4, 1), 100), running.Sink()).ok());
+  ASSERT_TRUE(
+      cluster.scheduler->Submit(Request("running", Prompt(4, 1), 100), running.Sink()).ok());
   ASSERT_TRUE(Eventually([&] { return cluster.scheduler->stats().inflight == 1; }));
-  ASSERT_TRUE(cluster.scheduler->Submit(Request("waiting", Prompt(4, 2), 100), waiting.Sink()).ok());
+  ASSERT_TRUE(
+      cluster.scheduler->Submit(Request("waiting", Prompt(4, 2), 100), waiting.Sink()).ok());
   cluster.scheduler->Cancel("waiting");
   ASSERT_TRUE(waiting.WaitDone());
   EXPECT_EQ(waiting.last().finish_reason, FinishReason::kAborted);
@@ -264,7 +266,8 @@ TEST(Scheduler, SkipsWorkersThatAreNotReady) {
   std::vector<EventCollector> c(4);
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(
-        cluster.scheduler->Submit(Request("r" + std::to_string(i), Prompt(3, i)), c[i].Sink()).ok());
+        cluster.scheduler->Submit(Request("r" + std::to_string(i), Prompt(3, i)), c[i].Sink())
+            .ok());
   }
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(c[i].WaitDone());
