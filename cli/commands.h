@@ -15,6 +15,8 @@ int RunMakeTinyModel(const std::vector<std::string>& args);
 int RunTokenize(const std::vector<std::string>& args);
 int RunDetokenize(const std::vector<std::string>& args);
 int RunRenderChat(const std::vector<std::string>& args);
+int RunRouter(const std::vector<std::string>& args);
+int RunExpert(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_END
 
 }  // namespace moeserve::cli

@@ -26,6 +26,8 @@ const Command kCommands[] = {
     {"tokenize", moeserve::cli::RunTokenize, "JSON strings on stdin -> token id arrays"},
     {"detokenize", moeserve::cli::RunDetokenize, "token id arrays on stdin -> JSON strings"},
     {"render-chat", moeserve::cli::RunRenderChat, "render prompts with the chat template"},
+    {"router", moeserve::cli::RunRouter, "run the router process of a cluster"},
+    {"expert", moeserve::cli::RunExpert, "run an expert-shard process of a cluster"},
     // MOESERVE_COMMANDS_END
 };
 
