@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/default_tokenizer.h"
 #include "common/tiny_model.h"
 
 namespace moeserve::cli {
@@ -28,24 +29,6 @@ bool HasTokenizer(const fs::path& dir) {
   std::error_code ec;
   return fs::is_regular_file(dir / "tokenizer.json", ec) &&
          fs::is_regular_file(dir / "tokenizer_config.json", ec);
-}
-
-// <ancestor>/.cache/qwen3-tokenizer for the executable's and the working directory's ancestors.
-std::optional<fs::path> FindDefaultTokenizer() {
-  std::vector<fs::path> starts;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) starts.push_back(exe.parent_path());
-  const fs::path cwd = fs::current_path(ec);
-  if (!ec) starts.push_back(cwd);
-  for (const fs::path& start : starts) {
-    for (fs::path p = start; !p.empty(); p = p.parent_path()) {
-      const fs::path candidate = p / ".cache" / "qwen3-tokenizer";
-      if (HasTokenizer(candidate)) return candidate;
-      if (p == p.parent_path()) break;
-    }
-  }
-  return std::nullopt;
 }
 
 template <typename T>
@@ -113,7 +96,7 @@ int RunMakeTinyModel(const std::vector<std::string>& args) {
                       ": no tokenizer.json and tokenizer_config.json there");
     }
     options.tokenizer_dir = *tokenizer;
-  } else if (std::optional<fs::path> found = FindDefaultTokenizer()) {
+  } else if (std::optional<fs::path> found = FindDefaultQwen3Tokenizer()) {
     options.tokenizer_dir = found->string();
   } else {
     std::fprintf(stderr,

@@ -27,15 +27,22 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// Turns the streamed expression into void so LOG can be a conditional expression.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace moeserve
 
 #define MOESERVE_LOG_DEBUG ::moeserve::LogLevel::kDebug
 #define MOESERVE_LOG_INFO ::moeserve::LogLevel::kInfo
 #define MOESERVE_LOG_WARNING ::moeserve::LogLevel::kWarning
 #define MOESERVE_LOG_ERROR ::moeserve::LogLevel::kError
-#define LOG(severity)                                               \
-  if (MOESERVE_LOG_##severity < ::moeserve::GetLogThreshold()) {    \
-  } else                                                            \
-    ::moeserve::LogMessage(MOESERVE_LOG_##severity, __FILE__, __LINE__).stream()
+// An expression (safe inside an unbraced if/else): the stream is built only when logged.
+#define LOG(severity)                                                  \
+  (MOESERVE_LOG_##severity < ::moeserve::GetLogThreshold())            \
+      ? (void)0                                                        \
+      : ::moeserve::LogVoidify() &                                     \
+            ::moeserve::LogMessage(MOESERVE_LOG_##severity, __FILE__, __LINE__).stream()
 
 #endif  // MOESERVE_COMMON_LOGGING_H_

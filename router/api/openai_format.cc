@@ -376,6 +376,8 @@ absl::StatusOr<CompletionOutput::Delta> CompletionOutput::Add(const WorkerEvent&
       }
       continue;
     }
+    // Ids past the tokenizer (a model vocabulary padded beyond it) carry no text, as in HF.
+    if (id >= tokenizer_->vocab_size()) continue;
     absl::StatusOr<std::string> text = decoder_.Add(id);
     if (!text.ok()) return text.status();
     text_chars_ += CodePoints(*text);

@@ -116,7 +116,7 @@ class CompletionOutput {
 
   // Consumes the tokens of one event (a terminal kStop event's last token is the stop token:
   // counted, in logprobs, not in text; a terminal event also flushes held-back bytes).
-  // InvalidArgument on a token id the tokenizer does not know (a worker bug).
+  // Ids at or past the tokenizer's vocabulary add no text (padded model vocabularies).
   absl::StatusOr<Delta> Add(const WorkerEvent& event);
 
   int64_t completion_tokens() const { return completion_tokens_; }

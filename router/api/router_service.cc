@@ -193,7 +193,7 @@ void RouterService::HandleCompletions(const HttpRequest& http,
   if (!parsed.ok()) return RespondError(*writer, parsed.status());
   const CompletionRequest& request = *parsed;
 
-  const int32_t vocab = tokenizer_->vocab_size();
+  const int32_t vocab = options_.vocab_size > 0 ? options_.vocab_size : tokenizer_->vocab_size();
   std::vector<int32_t> prompt;
   if (request.prompt_text.has_value()) {
     prompt = tokenizer_->Encode(*request.prompt_text, /*allow_special=*/true);

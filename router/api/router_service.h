@@ -40,6 +40,9 @@ struct RouterServiceOptions {
   int32_t max_model_len = 40960;
   // max_tokens when the request leaves it out (>= 1), as OpenAI's legacy API.
   int32_t default_max_tokens = 16;
+  // The model's vocabulary (config.json); 0: the tokenizer's. Checkpoints pad it past the
+  // tokenizer (Qwen3: 151,936 vs 151,669); ids in the gap are valid and decode to no text.
+  int32_t vocab_size = 0;
 
   absl::Status Validate() const;
 };

@@ -208,7 +208,7 @@ TEST_F(HttpServerTest, ClientDisconnectRunsOnClose) {
   EXPECT_TRUE(closed_.WaitForNotificationWithTimeout(absl::Seconds(10)));
   held_->Write("data: nobody listens\n\n");  // Harmless.
   held_->End();
-  bool late = false;
+  std::atomic<bool> late{false};
   held_->OnClose([&late] { late = true; });  // Already closed: runs at once (on an io thread).
   for (int i = 0; i < 1000 && !late; ++i) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_TRUE(late);

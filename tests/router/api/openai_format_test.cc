@@ -326,10 +326,19 @@ TEST_F(CompletionOutputTest, LogprobsOffsetsAndTokenIds) {
   EXPECT_EQ(d2->logprobs.top_logprobs[1][1].first, "token_id:279");
 }
 
-TEST_F(CompletionOutputTest, UnknownTokenIsAnError) {
+TEST_F(CompletionOutputTest, IdsPastTheTokenizerAddNoText) {
+  // Model vocabularies are padded past the tokenizer (Qwen3: 151,936 vs 151,669).
   CompletionRequest req;
   CompletionOutput out(Qwen(), req);
-  EXPECT_FALSE(out.Add(Tokens({999999999})).ok());
+  auto delta = out.Add(Tokens({151700}));
+  ASSERT_TRUE(delta.ok()) << delta.status();
+  EXPECT_EQ(delta->text, "");
+}
+
+TEST_F(CompletionOutputTest, NegativeTokenIsAnError) {
+  CompletionRequest req;
+  CompletionOutput out(Qwen(), req);
+  EXPECT_FALSE(out.Add(Tokens({-5})).ok());
 }
 
 }  // namespace
