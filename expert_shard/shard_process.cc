@@ -118,7 +118,8 @@ absl::Status RunExpertShardProcess(const ClusterConfig& cfg, int index,
   to.transports = cfg.data_plane.ucx_tls;
   to.peer_timeout = absl::Milliseconds(cfg.data_plane.peer_timeout_ms);
   ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport, MakeUcxTransport(to));
-  const std::vector<std::byte> address = transport->LocalAddress();
+  const std::span<const std::byte> local = transport->LocalAddress();
+  const std::vector<std::byte> address(local.begin(), local.end());
 
   ExpertShardService service(index, placement.ExpertsOf(index), experts.get());
   GrpcServerOptions go;

@@ -18,7 +18,8 @@
 
 namespace moeserve::router {
 
-absl::Status RunRouterProcess(const ClusterConfig& cfg, const std::atomic<bool>* stop) {
+absl::Status RunRouterProcess(const ClusterConfig& cfg, const std::string& fallback_tokenizer_dir,
+                              const std::atomic<bool>* stop) {
   ASSIGN_OR_RETURN(ModelConfig model, LoadModelConfig(cfg.model));
   RETURN_IF_ERROR(cfg.ValidateForModel(model));
   ASSIGN_OR_RETURN(
@@ -26,12 +27,17 @@ absl::Status RunRouterProcess(const ClusterConfig& cfg, const std::atomic<bool>*
       ExpertPlacement::Resolve(cfg.expert_shards.placement,
                                static_cast<int>(std::max<int64_t>(model.num_experts, 1)),
                                std::max(cfg.expert_shards.count, 1)));
-  std::unique_ptr<tokenizer::Tokenizer> tok;
-  if (std::filesystem::exists(cfg.model + "/tokenizer.json")) {
-    ASSIGN_OR_RETURN(tok, tokenizer::Tokenizer::FromFile(cfg.model + "/tokenizer.json"));
-  } else {
-    LOG(WARNING) << cfg.model << " has no tokenizer.json: only token-id prompts are served";
+  std::string tokenizer_path = cfg.model + "/tokenizer.json";
+  if (!std::filesystem::exists(tokenizer_path)) {
+    if (fallback_tokenizer_dir.empty()) {
+      return absl::FailedPreconditionError(
+          cfg.model + " has no tokenizer.json and no Qwen3 tokenizer was found (run scripts/setup)");
+    }
+    tokenizer_path = fallback_tokenizer_dir + "/tokenizer.json";
+    LOG(WARNING) << cfg.model << " has no tokenizer.json; using " << tokenizer_path;
   }
+  ASSIGN_OR_RETURN(std::unique_ptr<tokenizer::Tokenizer> tok,
+                   tokenizer::Tokenizer::FromFile(tokenizer_path));
 
   ClusterRegistry registry(cfg, model, std::move(placement));
   GrpcServerOptions go;
@@ -52,6 +58,7 @@ absl::Status RunRouterProcess(const ClusterConfig& cfg, const std::atomic<bool>*
   ro.model_id = cfg.router.served_model_name.empty()
                     ? std::filesystem::path(cfg.model).filename().string()
                     : cfg.router.served_model_name;
+  ro.vocab_size = static_cast<int32_t>(model.vocab_size);
   ro.max_model_len = static_cast<int32_t>(cfg.workers.max_model_len > 0
                                               ? cfg.workers.max_model_len
                                               : model.max_position_embeddings);

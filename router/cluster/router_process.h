@@ -13,7 +13,10 @@
 
 namespace moeserve::router {
 
-absl::Status RunRouterProcess(const ClusterConfig& config, const std::atomic<bool>* stop);
+// `fallback_tokenizer_dir` is used when the model directory ships no tokenizer.json (every
+// Qwen3 checkpoint shares one); empty: such a model is refused.
+absl::Status RunRouterProcess(const ClusterConfig& config, const std::string& fallback_tokenizer_dir,
+                              const std::atomic<bool>* stop);
 
 }  // namespace moeserve::router
 
