@@ -14,6 +14,8 @@ int RunGenerate(const std::vector<std::string>& args);
 int RunMakeTinyModel(const std::vector<std::string>& args);
 int RunTokenize(const std::vector<std::string>& args);
 int RunDetokenize(const std::vector<std::string>& args);
+int RunValidateConfig(const std::vector<std::string>& args);
+int RunUp(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_END
 
 }  // namespace moeserve::cli

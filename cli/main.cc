@@ -25,6 +25,8 @@ const Command kCommands[] = {
     {"make-tiny-model", moeserve::cli::RunMakeTinyModel, "write a tiny random Qwen3-MoE model"},
     {"tokenize", moeserve::cli::RunTokenize, "JSON strings on stdin -> token id arrays"},
     {"detokenize", moeserve::cli::RunDetokenize, "token id arrays on stdin -> JSON strings"},
+    {"validate-config", moeserve::cli::RunValidateConfig, "check a cluster configuration file"},
+    {"up", moeserve::cli::RunUp, "start a router, workers and expert shards and supervise them"},
     // MOESERVE_COMMANDS_END
 };
 
