@@ -110,10 +110,9 @@ int RunUp(const std::vector<std::string>& raw_args) {
   std::vector<std::string> args = raw_args;
   auto sets = ExtractSetFlags(&args);
   if (!sets.ok()) return UsageError(kName, std::string(sets.status().message()));
-  auto flags = Flags::Parse(args,
-                            {"model", "attention-workers", "expert-shards", "http-port",
-                             "grpc-port", "config", "ready-timeout-s", "stop-grace-s", "log-dir",
-                             "child-binary"});
+  auto flags =
+      Flags::Parse(args, {"model", "attention-workers", "expert-shards", "http-port", "grpc-port",
+                          "config", "ready-timeout-s", "stop-grace-s", "log-dir", "child-binary"});
   if (!flags.ok()) return UsageError(kName, std::string(flags.status().message()));
   if (!flags->positional().empty()) {
     return UsageError(kName, "unexpected argument '" + flags->positional()[0] + "'; " + Usage());
@@ -124,12 +123,11 @@ int RunUp(const std::vector<std::string>& raw_args) {
 
   // Specific flags become overrides ahead of --set, so --set has the last word.
   std::vector<std::string> overrides;
-  const std::pair<const char*, const char*> kFlagKeys[] = {
-      {"model", "model"},
-      {"attention-workers", "workers.count"},
-      {"expert-shards", "expert_shards.count"},
-      {"http-port", "router.http_port"},
-      {"grpc-port", "router.grpc_port"}};
+  const std::pair<const char*, const char*> kFlagKeys[] = {{"model", "model"},
+                                                           {"attention-workers", "workers.count"},
+                                                           {"expert-shards", "expert_shards.count"},
+                                                           {"http-port", "router.http_port"},
+                                                           {"grpc-port", "router.grpc_port"}};
   for (const auto& [flag, key] : kFlagKeys) {
     if (!flags->Has(flag)) continue;
     if (std::string(flag) == "model") {
@@ -156,8 +154,10 @@ int RunUp(const std::vector<std::string>& raw_args) {
   auto config = LoadClusterConfig(flags->GetString("config", ""), overrides);
   if (!config.ok()) return StatusExit(kName, config.status());
   if (config->data_plane.transport != "ucx") {
-    return UsageError(kName, "data_plane.transport: up runs separate processes, which need ucx, "
-                             "not '" + config->data_plane.transport + "'");
+    return UsageError(kName,
+                      "data_plane.transport: up runs separate processes, which need ucx, "
+                      "not '" +
+                          config->data_plane.transport + "'");
   }
   auto model = LoadModelConfig(config->model);
   if (!model.ok()) return StatusExit(kName, model.status());
@@ -182,7 +182,8 @@ int RunUp(const std::vector<std::string>& raw_args) {
   {
     std::ofstream out(config_path);
     out << ClusterConfigToYaml(*config);
-    if (!out.good()) return StatusExit(kName, absl::UnavailableError("cannot write " + config_path));
+    if (!out.good())
+      return StatusExit(kName, absl::UnavailableError("cannot write " + config_path));
   }
 
   // The router first: members dial it to register.

@@ -42,8 +42,8 @@ void PrintSummary(const ClusterConfig& c, const ModelConfig* m) {
     std::printf("model: %s (not checked)\n", c.model.c_str());
   }
   std::printf("router: http %s:%d, grpc %s:%d (members dial %s), max_queue %d\n",
-              c.router.host.c_str(), c.router.http_port, c.router.host.c_str(),
-              c.router.grpc_port, c.router.AdvertiseAddress().c_str(), c.router.max_queue);
+              c.router.host.c_str(), c.router.http_port, c.router.host.c_str(), c.router.grpc_port,
+              c.router.AdvertiseAddress().c_str(), c.router.max_queue);
 
   const WorkerOptions& w = c.workers;
   std::string kv = FormatByteSize(w.kv_cache_bytes);

@@ -132,9 +132,9 @@ absl::Status CheckGrpcHealth(const std::string& target, absl::Duration timeout,
     return absl::Status(s.code(), absl::StrCat("health check of ", target, ": ", s.message()));
   }
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return absl::UnavailableError(absl::StrCat(
-        "health check of ", target, ": ",
-        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())));
+    return absl::UnavailableError(
+        absl::StrCat("health check of ", target, ": ",
+                     grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())));
   }
   return absl::OkStatus();
 }

@@ -33,8 +33,8 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 struct GrpcServerOptions {
   // "host:port" to listen on; port 0 picks a free port (see StartedGrpcServer::port).
   std::string address = "0.0.0.0:0";
-  bool enable_health = true;      // grpc.health.v1.Health, overall status SERVING once started
-  bool enable_reflection = true;  // grpc.reflection.v1alpha.ServerReflection (grpcurl, grpc_cli)
+  bool enable_health = true;         // grpc.health.v1.Health, overall status SERVING once started
+  bool enable_reflection = true;     // grpc.reflection.v1alpha.ServerReflection (grpcurl, grpc_cli)
   int max_message_bytes = 64 << 20;  // receive and send limit per message
 
   // InvalidArgument naming the field: empty or port-less address, port outside 0..65535,

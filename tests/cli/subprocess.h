@@ -163,7 +163,8 @@ inline std::string Cmdline(pid_t pid) {
 
 // A base port such that base..base+n-1 are free on 127.0.0.1 right now.
 inline int FreePortRange(int n) {
-  std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(absl::ToUnixNanos(absl::Now())));
+  std::mt19937 rng(static_cast<unsigned>(getpid()) ^
+                   static_cast<unsigned>(absl::ToUnixNanos(absl::Now())));
   for (int attempt = 0; attempt < 200; ++attempt) {
     const int base = 20000 + static_cast<int>(rng() % 30000);
     bool ok = true;

@@ -30,11 +30,22 @@ struct Up {
 
   // 2 workers and 2 shards: router http base, grpc base+1, workers base+2.., shards base+4..
   void Start(const std::vector<std::string>& env, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {MOESERVE_BIN, "up", "--model", kModel,
-                                     "--attention-workers", "2", "--expert-shards", "2",
-                                     "--http-port", std::to_string(base),
-                                     "--grpc-port", std::to_string(base + 1),
-                                     "--child-binary", FAKE_MEMBER_BIN, "--stop-grace-s", "5"};
+    std::vector<std::string> argv = {MOESERVE_BIN,
+                                     "up",
+                                     "--model",
+                                     kModel,
+                                     "--attention-workers",
+                                     "2",
+                                     "--expert-shards",
+                                     "2",
+                                     "--http-port",
+                                     std::to_string(base),
+                                     "--grpc-port",
+                                     std::to_string(base + 1),
+                                     "--child-binary",
+                                     FAKE_MEMBER_BIN,
+                                     "--stop-grace-s",
+                                     "5"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process = std::make_unique<Subprocess>(argv, env, dir.Join("stderr"));
   }
@@ -48,9 +59,9 @@ TEST(Up, StartsEveryRoleAndStopsThemOnSigterm) {
   const std::string out = up.process->stdout_text();
   EXPECT_THAT(out, HasSubstr(absl::StrCat("HTTP  http://127.0.0.1:", up.base)));
   EXPECT_THAT(out, HasSubstr(absl::StrCat("gRPC  127.0.0.1:", up.base + 1)));
-  EXPECT_THAT(out, HasSubstr(absl::StrCat("workers: 2 on ports ", up.base + 2, "-", up.base + 3,
-                                          "; expert shards: 2 on ports ", up.base + 4, "-",
-                                          up.base + 5)));
+  EXPECT_THAT(
+      out, HasSubstr(absl::StrCat("workers: 2 on ports ", up.base + 2, "-", up.base + 3,
+                                  "; expert shards: 2 on ports ", up.base + 4, "-", up.base + 5)));
 
   std::vector<pid_t> children = ChildrenOf(up.process->pid());
   ASSERT_EQ(children.size(), 5u);
@@ -126,7 +137,8 @@ TEST(Up, ReadyTimeoutStopsEverythingAndFails) {
   EXPECT_EQ(WEXITSTATUS(status), 1);
   const std::string err = up.process->stderr_text();
   EXPECT_THAT(err, HasSubstr("moeserve up: not ready after 1.5s: expert-1 (health check of "
-                             "127.0.0.1:" + std::to_string(up.base + 5) + ": NOT_SERVING)"));
+                             "127.0.0.1:" +
+                             std::to_string(up.base + 5) + ": NOT_SERVING)"));
   EXPECT_THAT(err, HasSubstr("; stopping everything"));
   EXPECT_THAT(up.process->stdout_text(), Not(HasSubstr("ready")));
   // Everything fake_member started is gone (nothing is left with up as parent, and no
@@ -191,10 +203,14 @@ INSTANTIATE_TEST_SUITE_P(
               2,
               "moeserve up: expert_shards.count: 9 shards for 8 experts: shard 8 would host no "
               "expert"},
-        BadUp{"bad_set", {"--model", kModel, "--set", "workers.cuont=2"}, 2,
+        BadUp{"bad_set",
+              {"--model", kModel, "--set", "workers.cuont=2"},
+              2,
               "workers.cuont: unknown key; did you mean 'count'? (from --set)"},
         BadUp{"missing_model", {"--model", "/nonexistent/model"}, 2, "/nonexistent/model"},
-        BadUp{"inproc", {"--model", kModel, "--set", "data_plane.transport=inproc"}, 2,
+        BadUp{"inproc",
+              {"--model", kModel, "--set", "data_plane.transport=inproc"},
+              2,
               "up runs separate processes, which need ucx"},
         BadUp{"bad_flag", {"--model", kModel, "--workers", "2"}, 2, "unknown flag --workers"},
         BadUp{"missing_binary",

@@ -37,8 +37,9 @@ Result Validate(const std::string& yaml, std::vector<std::string> extra = {}) {
 }
 
 TEST(ValidateConfig, OkWithSummary) {
-  Result r = Validate("model: " + kModel + "\nworkers: {count: 2, kv_cache_bytes: 1MiB}\n"
-                 "expert_shards: {count: 3}\n");
+  Result r = Validate("model: " + kModel +
+                      "\nworkers: {count: 2, kv_cache_bytes: 1MiB}\n"
+                      "expert_shards: {count: 3}\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_THAT(r.out, HasSubstr("ok: FILE\n"));
@@ -68,19 +69,19 @@ TEST(ValidateConfig, EveryProblemOnItsOwnLineAndExit2) {
 
 TEST(ValidateConfig, PlacementAgainstTheModel) {
   Result r = Validate("model: " + kModel +
-                 "\nexpert_shards:\n  count: 2\n  placement: {0: [0-3], 1: [4, 5, 7]}\n");
+                      "\nexpert_shards:\n  count: 2\n  placement: {0: [0-3], 1: [4, 5, 7]}\n");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "moeserve validate-config: FILE: expert_shards.placement: expert 6 is assigned to no "
             "shard\n");
   // --no-model skips it; --set fixes it.
   EXPECT_EQ(Validate("model: " + kModel +
-                    "\nexpert_shards:\n  count: 2\n  placement: {0: [0-3], 1: [4, 5, 7]}\n",
-                {"--no-model"})
+                         "\nexpert_shards:\n  count: 2\n  placement: {0: [0-3], 1: [4, 5, 7]}\n",
+                     {"--no-model"})
                 .exit_code,
             0);
   EXPECT_EQ(Validate("model: " + kModel + "\nexpert_shards: {count: 2}\n",
-                {"--set", "expert_shards.placement={0: [0-3], 1: [4-7]}"})
+                     {"--set", "expert_shards.placement={0: [0-3], 1: [4-7]}"})
                 .exit_code,
             0);
 }

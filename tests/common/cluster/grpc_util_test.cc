@@ -103,7 +103,8 @@ std::string ReflectionListServices(const std::string& target) {
   std::vector<grpc::Slice> slices;
   EXPECT_TRUE(in.Dump(&slices).ok());
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return bytes;
 }
 
