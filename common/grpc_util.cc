@@ -104,6 +104,7 @@ absl::StatusOr<StartedGrpcServer> StartGrpcServer(const GrpcServerOptions& optio
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.address, " (address in use or not local?)"));
   }
+  if (!options.initially_serving) SetServing(*out.server, false);
   return out;
 }
 

@@ -143,6 +143,25 @@ TEST(StartGrpcServer, ServesHealthReflectionAndServices) {
   started->server->Shutdown();
 }
 
+TEST(StartGrpcServer, CanStartNotServing) {
+  auto started = StartGrpcServer({.address = "127.0.0.1:0", .initially_serving = false}, {});
+  ASSERT_TRUE(started.ok());
+  const std::string target = "127.0.0.1:" + std::to_string(started->port);
+  EXPECT_EQ(CheckGrpcHealth(target, absl::Seconds(5)).code(), absl::StatusCode::kUnavailable);
+  SetServing(*started->server, true);
+  EXPECT_TRUE(CheckGrpcHealth(target, absl::Seconds(5)).ok());
+  started->server->Shutdown();
+}
+
+TEST(StartGrpcServer, WithoutHealthServiceProbesFail) {
+  auto started = StartGrpcServer({.address = "127.0.0.1:0", .enable_health = false}, {});
+  ASSERT_TRUE(started.ok());
+  const std::string target = "127.0.0.1:" + std::to_string(started->port);
+  EXPECT_EQ(CheckGrpcHealth(target, absl::Seconds(5)).code(), absl::StatusCode::kUnimplemented);
+  SetServing(*started->server, true);  // no health service: a no-op
+  started->server->Shutdown();
+}
+
 TEST(StartGrpcServer, PortInUseIsUnavailable) {
   auto first = StartGrpcServer({.address = "127.0.0.1:0"}, {});
   ASSERT_TRUE(first.ok());
