@@ -17,6 +17,8 @@ int RunDetokenize(const std::vector<std::string>& args);
 int RunRenderChat(const std::vector<std::string>& args);
 int RunRouter(const std::vector<std::string>& args);
 int RunExpert(const std::vector<std::string>& args);
+int RunValidateConfig(const std::vector<std::string>& args);
+int RunUp(const std::vector<std::string>& args);
 // MOESERVE_COMMAND_DECLS_END
 
 }  // namespace moeserve::cli

@@ -141,7 +141,8 @@ absl::Status Supervisor::Spawn(Child& child) {
   int log_fd = -1;
   if (!spec.log_path.empty()) {
     log_fd = ::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0) return ErrnoStatus(errno, absl::StrCat(spec.name, ": cannot open ", spec.log_path));
+    if (log_fd < 0)
+      return ErrnoStatus(errno, absl::StrCat(spec.name, ": cannot open ", spec.log_path));
   }
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   int err_pipe[2];
@@ -204,7 +205,7 @@ absl::Status Supervisor::Spawn(Child& child) {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     MarkExited(child, status);
-    const char* what = report[0] == kStageExec       ? "cannot run"
+    const char* what = report[0] == kStageExec        ? "cannot run"
                        : report[0] == kStagePdeathsig ? "cannot set the parent-death signal for"
                                                       : "cannot redirect the output of";
     return ErrnoStatus(report[1], absl::StrCat(spec.name, ": ", what, " ", spec.argv[0]));
@@ -280,13 +281,13 @@ absl::Status Supervisor::WaitReady() {
     if (waiting.empty()) return absl::OkStatus();
     const absl::Time now = absl::Now();
     if (now >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("not ready after ", absl::FormatDuration(options_.ready_timeout), ": ",
-                       absl::StrJoin(waiting, ", ")));
+      return absl::DeadlineExceededError(absl::StrCat("not ready after ",
+                                                      absl::FormatDuration(options_.ready_timeout),
+                                                      ": ", absl::StrJoin(waiting, ", ")));
     }
     if (WaitForStopRequest(std::min(pause, deadline - now))) {
-      return absl::CancelledError(absl::StrCat("stopped while waiting for ", waiting.size(),
-                                               " of ", children_.size(), " to be ready"));
+      return absl::CancelledError(absl::StrCat("stopped while waiting for ", waiting.size(), " of ",
+                                               children_.size(), " to be ready"));
     }
     pause = std::min(pause * 2, options_.probe_interval);
   }
@@ -312,8 +313,8 @@ std::vector<ChildExit> Supervisor::StopAll() {
     const absl::Time deadline = absl::Now() + options_.stop_grace;
     while (true) {
       Reap();
-      const bool any = std::any_of(running.begin(), running.end(),
-                                   [](const Child* c) { return c->running; });
+      const bool any =
+          std::any_of(running.begin(), running.end(), [](const Child* c) { return c->running; });
       if (!any || absl::Now() >= deadline) break;
       absl::SleepFor(absl::Milliseconds(10));
     }

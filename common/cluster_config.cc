@@ -203,8 +203,8 @@ class MapReader {
     YAML::Node n = Get(key);
     if (!n.IsDefined()) return;
     auto v = n.IsScalar() ? ParseByteSize(n.Scalar())
-                          : absl::InvalidArgumentError(absl::StrCat(
-                                "expected a byte size like 4GiB, got ", Describe(n)));
+                          : absl::InvalidArgumentError(
+                                absl::StrCat("expected a byte size like 4GiB, got ", Describe(n)));
     if (!v.ok()) {
       d_->Error(Path(key), n, std::string(v.status().message()));
       return;
@@ -287,9 +287,9 @@ void DecodePlacement(MapReader& section, PlacementSpec* out) {
   if (!n.IsDefined()) return;
   if (n.IsScalar()) {
     if (n.Scalar() != "even") {
-      d->Error(path, n,
-               absl::StrCat("expected 'even' or a map of shard index -> expert ids, got ",
-                            Describe(n)));
+      d->Error(
+          path, n,
+          absl::StrCat("expected 'even' or a map of shard index -> expert ids, got ", Describe(n)));
     }
     out->explicit_map.clear();
     return;
@@ -404,9 +404,8 @@ absl::Status SetPath(YAML::Node node, const std::vector<std::string>& parts, siz
   if (!existing.IsDefined() || existing.IsNull()) {
     node[key] = YAML::Node(YAML::NodeType::Map);
   } else if (!existing.IsMap()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(absl::StrJoin(parts.begin(), parts.begin() + i + 1, "."),
-                     " is a value, not a section"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        absl::StrJoin(parts.begin(), parts.begin() + i + 1, "."), " is a value, not a section"));
   }
   return SetPath(node[key], parts, i + 1, value);
 }
@@ -420,9 +419,8 @@ absl::StatusOr<std::vector<std::string>> ApplyOverrides(YAML::Node root,
     const std::string path = o.substr(0, eq);
     std::vector<std::string> parts = absl::StrSplit(path, '.');
     const bool bad_path = std::any_of(parts.begin(), parts.end(), [](const std::string& p) {
-      return p.empty() || std::any_of(p.begin(), p.end(), [](unsigned char ch) {
-               return std::isspace(ch);
-             });
+      return p.empty() ||
+             std::any_of(p.begin(), p.end(), [](unsigned char ch) { return std::isspace(ch); });
     });
     if (eq == std::string::npos || bad_path) {
       return absl::InvalidArgumentError(
@@ -454,10 +452,14 @@ absl::StatusOr<int64_t> ParseByteSize(const std::string& text) {
     const char* suffix;
     int64_t factor;
   };
-  static const Unit kUnits[] = {{"TiB", int64_t{1} << 40}, {"GiB", int64_t{1} << 30},
-                                {"MiB", int64_t{1} << 20}, {"KiB", int64_t{1} << 10},
-                                {"TB", 1000000000000},      {"GB", 1000000000},
-                                {"MB", 1000000},            {"KB", 1000},
+  static const Unit kUnits[] = {{"TiB", int64_t{1} << 40},
+                                {"GiB", int64_t{1} << 30},
+                                {"MiB", int64_t{1} << 20},
+                                {"KiB", int64_t{1} << 10},
+                                {"TB", 1000000000000},
+                                {"GB", 1000000000},
+                                {"MB", 1000000},
+                                {"KB", 1000},
                                 {"B", 1}};
   const std::string t(absl::StripAsciiWhitespace(text));
   int64_t factor = 1;
@@ -530,10 +532,10 @@ absl::Status WorkerOptions::Validate() const {
   if (max_num_seqs < 1) {
     p.Add("workers.max_num_seqs", absl::StrCat("must be >= 1, got ", max_num_seqs));
   } else if (max_num_batched_tokens >= 1 && max_num_seqs > max_num_batched_tokens) {
-    p.Add("workers.max_num_seqs",
-          absl::StrCat(max_num_seqs, " sequences cannot each decode a token in a step of "
-                                     "workers.max_num_batched_tokens = ",
-                       max_num_batched_tokens));
+    p.Add("workers.max_num_seqs", absl::StrCat(max_num_seqs,
+                                               " sequences cannot each decode a token in a step of "
+                                               "workers.max_num_batched_tokens = ",
+                                               max_num_batched_tokens));
   }
   if (max_model_len < 0) {
     p.Add("workers.max_model_len", absl::StrCat("must be >= 0, got ", max_model_len));
@@ -563,8 +565,8 @@ absl::Status DataPlaneOptions::Validate() const {
     p.Add("data_plane.transport", absl::StrCat("must be ucx or inproc, got '", transport, "'"));
   }
   if (transport == "ucx" &&
-      (ucx_tls.empty() ||
-       std::any_of(ucx_tls.begin(), ucx_tls.end(), [](unsigned char c) { return std::isspace(c); }))) {
+      (ucx_tls.empty() || std::any_of(ucx_tls.begin(), ucx_tls.end(),
+                                      [](unsigned char c) { return std::isspace(c); }))) {
     p.Add("data_plane.ucx_tls",
           absl::StrCat("expected a comma-separated UCX transport list like sm,tcp, got '", ucx_tls,
                        "'"));
@@ -581,9 +583,8 @@ absl::Status HeartbeatOptions::Validate() const {
     p.Add("heartbeat.interval_ms", absl::StrCat("must be >= 10, got ", interval_ms));
   }
   if (timeout_ms <= interval_ms) {
-    p.Add("heartbeat.timeout_ms",
-          absl::StrCat("must be greater than heartbeat.interval_ms (", interval_ms, "), got ",
-                       timeout_ms));
+    p.Add("heartbeat.timeout_ms", absl::StrCat("must be greater than heartbeat.interval_ms (",
+                                               interval_ms, "), got ", timeout_ms));
   }
   return p.Status();
 }
@@ -638,9 +639,8 @@ absl::Status ClusterConfig::Validate() const {
   }
   if (expert_shards.count >= 1 && expert_shards.count <= kMaxMembers) {
     for (int i = 0; i < expert_shards.count; ++i) {
-      listeners.push_back(
-          {absl::StrCat("expert shard ", i), "expert_shards.grpc_port", ShardGrpcPort(i),
-           !expert_shards.grpc_port.has_value()});
+      listeners.push_back({absl::StrCat("expert shard ", i), "expert_shards.grpc_port",
+                           ShardGrpcPort(i), !expert_shards.grpc_port.has_value()});
     }
   }
   bool port_clash = false;
@@ -667,13 +667,12 @@ absl::Status ClusterConfig::Validate() const {
 absl::Status ClusterConfig::ValidateForModel(const ModelConfig& m) const {
   Problems p;
   if (m.num_experts < 1) {
-    p.Add("model", absl::StrCat("'", model, "' has no routed experts (model_type ",
-                                m.model_type, "); expert shards need a MoE model"));
+    p.Add("model", absl::StrCat("'", model, "' has no routed experts (model_type ", m.model_type,
+                                "); expert shards need a MoE model"));
     return p.Status();
   }
-  auto placement =
-      ExpertPlacement::Resolve(expert_shards.placement, static_cast<int>(m.num_experts),
-                               expert_shards.count);
+  auto placement = ExpertPlacement::Resolve(expert_shards.placement,
+                                            static_cast<int>(m.num_experts), expert_shards.count);
   if (!placement.ok()) {
     p.Add(expert_shards.placement.is_even() ? "expert_shards.count" : "expert_shards.placement",
           std::string(placement.status().message()));
@@ -707,9 +706,9 @@ absl::StatusOr<ClusterConfig> ParseClusterConfig(const std::string& yaml,
     if (absl::Status s = decoder.problems().Status(); !s.ok()) return s;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
-        e.mark.is_null() ? std::string(e.msg)
-                         : absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1,
-                                        ": ", e.msg));
+        e.mark.is_null()
+            ? std::string(e.msg)
+            : absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
   }
   return config;
 }
@@ -822,10 +821,9 @@ std::vector<std::string> ClusterConfigKeys() {
   std::vector<std::string> keys;
   // Sections themselves are not settings.
   for (const std::string& k : decoder.keys()) {
-    const bool is_section = std::any_of(decoder.keys().begin(), decoder.keys().end(),
-                                        [&](const std::string& o) {
-                                          return absl::StartsWith(o, k + ".");
-                                        });
+    const bool is_section =
+        std::any_of(decoder.keys().begin(), decoder.keys().end(),
+                    [&](const std::string& o) { return absl::StartsWith(o, k + "."); });
     if (!is_section) keys.push_back(k);
   }
   return keys;

@@ -47,7 +47,7 @@ struct WorkerOptions {
   std::string host = "0.0.0.0";  // bind address of the AttentionWorker service
   // Worker i listens on grpc_port + i. Unset: router.grpc_port + 1.
   std::optional<int> grpc_port;
-  std::string advertise_host = "127.0.0.1";  // host in the address registered with the router
+  std::string advertise_host = "127.0.0.1";   // host in the address registered with the router
   int64_t kv_cache_bytes = int64_t{1} << 30;  // per worker; YAML accepts 512MiB, 4GiB, ...
   int block_size = 16;                        // tokens per KV block; a power of two
   int max_num_batched_tokens = 512;           // tokens per forward step (prefill chunks + decodes)
@@ -76,7 +76,7 @@ struct ExpertShardOptions {
 
 // `data_plane:` how activations travel between workers and shards.
 struct DataPlaneOptions {
-  std::string transport = "ucx";  // "ucx" (processes, machines) or "inproc" (one process)
+  std::string transport = "ucx";   // "ucx" (processes, machines) or "inproc" (one process)
   std::string ucx_tls = "sm,tcp";  // UCX_TLS for the UCX transport
   int peer_timeout_ms = 10000;     // a peer silent this long fails the step with UNAVAILABLE
 

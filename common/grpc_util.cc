@@ -104,6 +104,7 @@ absl::StatusOr<StartedGrpcServer> StartGrpcServer(const GrpcServerOptions& optio
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.address, " (address in use or not local?)"));
   }
+  if (!options.initially_serving) SetServing(*out.server, false);
   return out;
 }
 
@@ -132,9 +133,9 @@ absl::Status CheckGrpcHealth(const std::string& target, absl::Duration timeout,
     return absl::Status(s.code(), absl::StrCat("health check of ", target, ": ", s.message()));
   }
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return absl::UnavailableError(absl::StrCat(
-        "health check of ", target, ": ",
-        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())));
+    return absl::UnavailableError(
+        absl::StrCat("health check of ", target, ": ",
+                     grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())));
   }
   return absl::OkStatus();
 }

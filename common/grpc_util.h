@@ -33,8 +33,13 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 struct GrpcServerOptions {
   // "host:port" to listen on; port 0 picks a free port (see StartedGrpcServer::port).
   std::string address = "0.0.0.0:0";
-  bool enable_health = true;      // grpc.health.v1.Health, overall status SERVING once started
-  bool enable_reflection = true;  // grpc.reflection.v1alpha.ServerReflection (grpcurl, grpc_cli)
+  bool enable_health = true;  // grpc.health.v1.Health, overall status SERVING once started
+  // grpc.reflection.v1alpha.ServerReflection (grpcurl, grpc_cli). gRPC registers the plugin
+  // process-wide: once one server had it, later servers of the process have it too.
+  bool enable_reflection = true;
+  // Overall health right after start. false: NOT_SERVING until SetServing(server, true), for a
+  // process that listens before it can work (e.g. while it registers or loads weights).
+  bool initially_serving = true;
   int max_message_bytes = 64 << 20;  // receive and send limit per message
 
   // InvalidArgument naming the field: empty or port-less address, port outside 0..65535,

@@ -15,8 +15,8 @@ absl::Status CheckCounts(int num_experts, int num_shards) {
   if (num_experts < 1) return Invalid(absl::StrCat("num_experts must be >= 1, got ", num_experts));
   if (num_shards < 1) return Invalid(absl::StrCat("need at least 1 shard, got ", num_shards));
   if (num_shards > num_experts) {
-    return Invalid(absl::StrCat(num_shards, " shards for ", num_experts,
-                                " experts: shard ", num_experts, " would host no expert"));
+    return Invalid(absl::StrCat(num_shards, " shards for ", num_experts, " experts: shard ",
+                                num_experts, " would host no expert"));
   }
   return absl::OkStatus();
 }
@@ -75,8 +75,8 @@ absl::StatusOr<ExpertPlacement> ExpertPlacement::Explicit(
     for (int e : experts) {
       if (e >= num_experts) {
         return Invalid(absl::StrCat("shard ", shard, ": expert ", e,
-                                    " does not exist (the model has experts 0..",
-                                    num_experts - 1, ")"));
+                                    " does not exist (the model has experts 0..", num_experts - 1,
+                                    ")"));
       }
       expert_to_shard[e] = shard;
     }
@@ -84,8 +84,8 @@ absl::StatusOr<ExpertPlacement> ExpertPlacement::Explicit(
   return FromExpertToShard(expert_to_shard, num_shards);
 }
 
-absl::StatusOr<ExpertPlacement> ExpertPlacement::Resolve(const PlacementSpec& spec,
-                                                         int num_experts, int num_shards) {
+absl::StatusOr<ExpertPlacement> ExpertPlacement::Resolve(const PlacementSpec& spec, int num_experts,
+                                                         int num_shards) {
   return spec.is_even() ? Even(num_experts, num_shards)
                         : Explicit(num_experts, num_shards, spec.explicit_map);
 }
@@ -101,8 +101,8 @@ absl::StatusOr<ExpertPlacement> ExpertPlacement::FromExpertToShard(
     const int s = expert_to_shard[e];
     if (s == -1) return Invalid(absl::StrCat("expert ", e, " is assigned to no shard"));
     if (s < 0 || s >= num_shards) {
-      return Invalid(absl::StrCat("expert ", e, " is assigned to shard ", s,
-                                  ", out of range 0..", num_shards - 1));
+      return Invalid(absl::StrCat("expert ", e, " is assigned to shard ", s, ", out of range 0..",
+                                  num_shards - 1));
     }
     p.shard_experts_[s].push_back(static_cast<int>(e));
   }
@@ -170,12 +170,14 @@ absl::StatusOr<ExpertPlacement> PlacementForLayer(const cluster::v1::Placement& 
   for (int e = 0; e < map->size(); ++e) {
     const uint32_t s = map->Get(e);
     if (s >= proto.num_shards()) {
-      return Invalid(absl::StrCat("placement: layer ", layer, ": expert ", e, " is assigned to shard ",
-                                  s, ", out of range 0..", proto.num_shards() - 1));
+      return Invalid(absl::StrCat("placement: layer ", layer, ": expert ", e,
+                                  " is assigned to shard ", s, ", out of range 0..",
+                                  proto.num_shards() - 1));
     }
     expert_to_shard.push_back(static_cast<int>(s));
   }
-  auto p = ExpertPlacement::FromExpertToShard(expert_to_shard, static_cast<int>(proto.num_shards()));
+  auto p =
+      ExpertPlacement::FromExpertToShard(expert_to_shard, static_cast<int>(proto.num_shards()));
   if (!p.ok()) return Invalid(absl::StrCat("placement: ", p.status().message()));
   return p;
 }

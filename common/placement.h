@@ -66,7 +66,7 @@ class ExpertPlacement {
 
  private:
   ExpertPlacement() = default;
-  std::vector<int> expert_to_shard_;           // [num_experts]
+  std::vector<int> expert_to_shard_;             // [num_experts]
   std::vector<std::vector<int>> shard_experts_;  // [num_shards]
 };
 

@@ -82,7 +82,8 @@ TEST(Supervisor, WaitsUntilEveryChildIsReady) {
   ASSERT_TRUE(sup.Start(std::move(children)).ok());
   ASSERT_TRUE(sup.WaitReady().ok());
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(400));
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(std::filesystem::exists(dir.Join("ready" + std::to_string(i))));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(std::filesystem::exists(dir.Join("ready" + std::to_string(i))));
   const std::vector<pid_t> pids = sup.running_pids();
   ASSERT_EQ(pids.size(), 3u);
   for (pid_t p : pids) EXPECT_TRUE(Alive(p));
@@ -135,9 +136,10 @@ TEST(Supervisor, ChildExitingBeforeReadyIsReported) {
 
 TEST(Supervisor, ChildDeathEndsRunAndStopAllStopsTheOthers) {
   Supervisor sup(Quiet());
-  ASSERT_TRUE(sup.Start({Shell("steady-0", "exec sleep 60"), Shell("victim", "sleep 0.3; kill -9 $$"),
-                         Shell("steady-1", "exec sleep 60")})
-                  .ok());
+  ASSERT_TRUE(
+      sup.Start({Shell("steady-0", "exec sleep 60"), Shell("victim", "sleep 0.3; kill -9 $$"),
+                 Shell("steady-1", "exec sleep 60")})
+          .ok());
   const std::vector<pid_t> pids = sup.running_pids();
   ASSERT_TRUE(sup.WaitReady().ok());
   absl::Status s = sup.Run();
@@ -203,8 +205,8 @@ TEST(Supervisor, GrandchildrenInTheChildsGroupAreStopped) {
   Supervisor sup(Quiet());
   // The grandchild ignores SIGTERM and outlives its parent's SIGTERM.
   const std::string pidfile = dir.Join("grandchild.pid");
-  ASSERT_TRUE(sup.Start({Shell("parent", "(trap '' TERM; exec sleep 60) & echo $! > " + pidfile +
-                                             "; wait")})
+  ASSERT_TRUE(sup.Start({Shell("parent",
+                               "(trap '' TERM; exec sleep 60) & echo $! > " + pidfile + "; wait")})
                   .ok());
   const pid_t grandchild = ReadPid(pidfile);
   ASSERT_TRUE(Alive(grandchild));
@@ -218,8 +220,7 @@ TEST(Supervisor, ExecFailureStopsTheOnesAlreadyStarted) {
                               ChildSpec{.name = "missing", .argv = {"/nonexistent/moeserve", "x"}},
                               Shell("never-started", "exec sleep 60")});
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(s.message(),
-            "missing: cannot run /nonexistent/moeserve: No such file or directory");
+  EXPECT_EQ(s.message(), "missing: cannot run /nonexistent/moeserve: No such file or directory");
   EXPECT_TRUE(sup.running_pids().empty());
   ASSERT_EQ(sup.exits().size(), 2u);
   for (const ChildExit& e : sup.exits()) EXPECT_FALSE(Alive(e.pid));
@@ -246,7 +247,8 @@ TEST(Supervisor, BadSpecsAndOptions) {
 TEST(Supervisor, EnvironmentAndLogFile) {
   testutil::TempDir dir;
   Supervisor sup(Quiet());
-  ChildSpec c = Shell("talker", "echo \"$MOESERVE_TEST_VAR\"; echo to-stderr >&2; read x; echo \"[$x]\"");
+  ChildSpec c =
+      Shell("talker", "echo \"$MOESERVE_TEST_VAR\"; echo to-stderr >&2; read x; echo \"[$x]\"");
   c.env = {"MOESERVE_TEST_VAR=hello"};
   c.log_path = dir.Join("talker.log");
   ASSERT_TRUE(sup.Start({c}).ok());
@@ -304,7 +306,8 @@ TEST(Supervisor, ChildrenDieWhenTheSupervisorIsKilled) {
 TEST(ChildExit, Describe) {
   EXPECT_EQ((ChildExit{"x", 1, 0}).Describe(), "exited with status 0");
   EXPECT_EQ((ChildExit{"x", 1, 2 << 8}).Describe(), "exited with status 2");
-  EXPECT_EQ((ChildExit{"x", 1, SIGSEGV}).Describe(), "was killed by signal 11 (Segmentation fault)");
+  EXPECT_EQ((ChildExit{"x", 1, SIGSEGV}).Describe(),
+            "was killed by signal 11 (Segmentation fault)");
   EXPECT_EQ((ChildExit{"x", 1, -1}).Describe(), "was reaped by someone else");
 }
 

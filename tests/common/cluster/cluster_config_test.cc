@@ -112,7 +112,8 @@ expert_shards:
   m.num_experts = 12;
   EXPECT_TRUE(c.ValidateForModel(m).ok());
   m.num_experts = 18;
-  EXPECT_EQ(c.ValidateForModel(m).message(), "expert_shards.placement: expert 12 is assigned to no shard");
+  EXPECT_EQ(c.ValidateForModel(m).message(),
+            "expert_shards.placement: expert 12 is assigned to no shard");
 }
 
 TEST(ClusterConfig, TypeErrorsNameThePathAndLine) {
@@ -134,7 +135,8 @@ TEST(ClusterConfig, TypeErrorsNameThePathAndLine) {
 }
 
 TEST(ClusterConfig, EveryProblemIsReportedOnItsOwnLine) {
-  const std::string e = ParseError("workers:\n  count: x\n  block_size: y\nrouter:\n  htp_port: 1\n");
+  const std::string e =
+      ParseError("workers:\n  count: x\n  block_size: y\nrouter:\n  htp_port: 1\n");
   std::vector<std::string> lines = absl::StrSplit(e, '\n');
   ASSERT_EQ(lines.size(), 3u) << e;
   EXPECT_EQ(lines[0], "router.htp_port: unknown key; did you mean 'http_port'? (line 5)");
@@ -167,12 +169,15 @@ TEST(ClusterConfig, PlacementSyntaxErrors) {
 }
 
 TEST(ClusterConfig, PlacementValidation) {
-  EXPECT_EQ(ValidateError("model: /m\nexpert_shards:\n  count: 2\n  placement: {0: [0-3], 1: [3-5]}\n"),
-            "expert_shards.placement: expert 3 is assigned to shards 0 and 1");
-  EXPECT_EQ(ValidateError("model: /m\nexpert_shards:\n  count: 3\n  placement: {0: [0-3], 1: [4-5]}\n"),
-            "expert_shards.placement: shard 2 is not listed (every shard 0..2 needs at least one "
-            "expert)");
-  ClusterConfig c = Parsed("model: /m\nexpert_shards:\n  count: 2\n  placement: {0: [0-15], 1: [16, 18-31]}\n");
+  EXPECT_EQ(
+      ValidateError("model: /m\nexpert_shards:\n  count: 2\n  placement: {0: [0-3], 1: [3-5]}\n"),
+      "expert_shards.placement: expert 3 is assigned to shards 0 and 1");
+  EXPECT_EQ(
+      ValidateError("model: /m\nexpert_shards:\n  count: 3\n  placement: {0: [0-3], 1: [4-5]}\n"),
+      "expert_shards.placement: shard 2 is not listed (every shard 0..2 needs at least one "
+      "expert)");
+  ClusterConfig c =
+      Parsed("model: /m\nexpert_shards:\n  count: 2\n  placement: {0: [0-15], 1: [16, 18-31]}\n");
   ASSERT_TRUE(c.Validate().ok());
   ModelConfig m;
   m.num_experts = 32;
@@ -185,7 +190,8 @@ TEST(ClusterConfig, PlacementValidation) {
 }
 
 TEST(ClusterConfig, ValidateForModel) {
-  ClusterConfig c = Parsed("model: /m\nexpert_shards: {count: 8}\nworkers: {max_model_len: 50000}\n");
+  ClusterConfig c =
+      Parsed("model: /m\nexpert_shards: {count: 8}\nworkers: {max_model_len: 50000}\n");
   ModelConfig m;
   m.model_type = "qwen3_moe";
   m.num_experts = 4;
@@ -262,7 +268,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "logging.level: must be debug, info, warning or error, got 'verbose'"},
         BadValue{"port_clash_worker", "model: m\nworkers: {grpc_port: 8000}",
                  "workers.grpc_port: worker 0's port 8000 is already taken by router.http_port"},
-        BadValue{"port_clash_shard", "model: m\nworkers: {count: 3}\nexpert_shards: {grpc_port: 50053}",
+        BadValue{"port_clash_shard",
+                 "model: m\nworkers: {count: 3}\nexpert_shards: {grpc_port: 50053}",
                  "expert_shards.grpc_port: expert shard 0's port 50053 is already taken by worker "
                  "1"},
         BadValue{"port_past_end", "model: m\nrouter: {grpc_port: 65535, http_port: 80}",
@@ -387,7 +394,8 @@ std::string ReadDoc() {
 void Leaves(const YAML::Node& node, const std::string& prefix,
             std::map<std::string, std::string>* out) {
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const std::string path = prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
+    const std::string path =
+        prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
     if (it->second.IsMap()) {
       Leaves(it->second, path, out);
     } else {

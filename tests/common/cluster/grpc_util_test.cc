@@ -103,7 +103,8 @@ std::string ReflectionListServices(const std::string& target) {
   std::vector<grpc::Slice> slices;
   EXPECT_TRUE(in.Dump(&slices).ok());
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return bytes;
 }
 
@@ -139,6 +140,25 @@ TEST(StartGrpcServer, ServesHealthReflectionAndServices) {
   // Reflection is registered next to the services: list_services names ClusterControl.
   EXPECT_THAT(ReflectionListServices(target), HasSubstr("moeserve.cluster.v1.ClusterControl"));
   EXPECT_THAT(ReflectionListServices(target), HasSubstr("grpc.health.v1.Health"));
+  started->server->Shutdown();
+}
+
+TEST(StartGrpcServer, CanStartNotServing) {
+  auto started = StartGrpcServer({.address = "127.0.0.1:0", .initially_serving = false}, {});
+  ASSERT_TRUE(started.ok());
+  const std::string target = "127.0.0.1:" + std::to_string(started->port);
+  EXPECT_EQ(CheckGrpcHealth(target, absl::Seconds(5)).code(), absl::StatusCode::kUnavailable);
+  SetServing(*started->server, true);
+  EXPECT_TRUE(CheckGrpcHealth(target, absl::Seconds(5)).ok());
+  started->server->Shutdown();
+}
+
+TEST(StartGrpcServer, WithoutHealthServiceProbesFail) {
+  auto started = StartGrpcServer({.address = "127.0.0.1:0", .enable_health = false}, {});
+  ASSERT_TRUE(started.ok());
+  const std::string target = "127.0.0.1:" + std::to_string(started->port);
+  EXPECT_EQ(CheckGrpcHealth(target, absl::Seconds(5)).code(), absl::StatusCode::kUnimplemented);
+  SetServing(*started->server, true);  // no health service: a no-op
   started->server->Shutdown();
 }
 

@@ -22,7 +22,8 @@ TEST(ExpertPlacement, EvenSplitIsContiguousWithRemainderFirst) {
   EXPECT_EQ(p->ShardOf(42), 0);
   EXPECT_EQ(p->ShardOf(43), 1);
   EXPECT_EQ(p->ShardOf(127), 2);
-  EXPECT_EQ(p->Describe(), "shard 0: experts 0-42; shard 1: experts 43-85; shard 2: experts 86-127");
+  EXPECT_EQ(p->Describe(),
+            "shard 0: experts 0-42; shard 1: experts 43-85; shard 2: experts 86-127");
 }
 
 TEST(ExpertPlacement, EvenOneShardHostsAll) {
@@ -70,15 +71,29 @@ INSTANTIATE_TEST_SUITE_P(
     Placement, ExplicitErrors,
     ::testing::Values(
         BadMap{"missing", 4, 2, {{0, {0, 1}}, {1, {2}}}, "expert 3 is assigned to no shard"},
-        BadMap{"twice", 4, 2, {{0, {0, 1, 2}}, {1, {2, 3}}}, "expert 2 is assigned to shards 0 and 1"},
-        BadMap{"same_shard_twice", 4, 2, {{0, {0, 0}}, {1, {1, 2, 3}}},
+        BadMap{
+            "twice", 4, 2, {{0, {0, 1, 2}}, {1, {2, 3}}}, "expert 2 is assigned to shards 0 and 1"},
+        BadMap{"same_shard_twice",
+               4,
+               2,
+               {{0, {0, 0}}, {1, {1, 2, 3}}},
                "expert 0 is listed twice for shard 0"},
-        BadMap{"out_of_range", 4, 2, {{0, {0, 1}}, {1, {2, 3, 4}}},
+        BadMap{"out_of_range",
+               4,
+               2,
+               {{0, {0, 1}}, {1, {2, 3, 4}}},
                "shard 1: expert 4 does not exist (the model has experts 0..3)"},
-        BadMap{"negative", 4, 2, {{0, {-1, 0}}, {1, {1, 2, 3}}}, "shard 0: expert id -1 is negative"},
-        BadMap{"shard_out_of_range", 4, 2, {{0, {0, 1}}, {2, {2, 3}}},
+        BadMap{
+            "negative", 4, 2, {{0, {-1, 0}}, {1, {1, 2, 3}}}, "shard 0: expert id -1 is negative"},
+        BadMap{"shard_out_of_range",
+               4,
+               2,
+               {{0, {0, 1}}, {2, {2, 3}}},
                "shard 2 is out of range: expert_shards.count is 2 (shards 0..1)"},
-        BadMap{"shard_unlisted", 4, 3, {{0, {0, 1}}, {1, {2, 3}}},
+        BadMap{"shard_unlisted",
+               4,
+               3,
+               {{0, {0, 1}}, {1, {2, 3}}},
                "shard 2 is not listed (every shard 0..2 needs at least one expert)"},
         BadMap{"shard_empty", 4, 2, {{0, {0, 1, 2, 3}}, {1, {}}}, "shard 1 hosts no expert"}),
     [](const auto& info) { return std::string(info.param.name); });
