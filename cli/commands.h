@@ -16,6 +16,7 @@ int RunTokenize(const std::vector<std::string>& args);
 int RunDetokenize(const std::vector<std::string>& args);
 int RunRenderChat(const std::vector<std::string>& args);
 int RunRouter(const std::vector<std::string>& args);
+int RunWorker(const std::vector<std::string>& args);
 int RunExpert(const std::vector<std::string>& args);
 int RunValidateConfig(const std::vector<std::string>& args);
 int RunUp(const std::vector<std::string>& args);

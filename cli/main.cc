@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"detokenize", moeserve::cli::RunDetokenize, "token id arrays on stdin -> JSON strings"},
     {"render-chat", moeserve::cli::RunRenderChat, "render prompts with the chat template"},
     {"router", moeserve::cli::RunRouter, "run the router process of a cluster"},
+    {"worker", moeserve::cli::RunWorker, "run an attention-worker process of a cluster"},
     {"expert", moeserve::cli::RunExpert, "run an expert-shard process of a cluster"},
     {"validate-config", moeserve::cli::RunValidateConfig, "check a cluster configuration file"},
     {"up", moeserve::cli::RunUp, "start a router, workers and expert shards and supervise them"},
