@@ -34,7 +34,7 @@ struct RouterOptions {
   // Where workers and shards dial the router's ClusterControl. "": 127.0.0.1:<grpc_port>.
   std::string advertise_address;
   int max_queue = 1024;  // waiting requests beyond which new ones get HTTP 503 / RESOURCE_EXHAUSTED
-  std::string served_model_name;  // the API's model id; "": the model directory's name
+  std::string served_model_name;  // the API's model id; "": the model path as configured (as vLLM)
 
   absl::Status Validate() const;
   std::string AdvertiseAddress() const;

@@ -55,9 +55,8 @@ absl::Status RunRouterProcess(const ClusterConfig& cfg, const std::string& fallb
   Scheduler scheduler(workers, so);
 
   api::RouterServiceOptions ro;
-  ro.model_id = cfg.router.served_model_name.empty()
-                    ? std::filesystem::path(cfg.model).filename().string()
-                    : cfg.router.served_model_name;
+  // As vLLM: the served name defaults to the model path exactly as configured.
+  ro.model_id = cfg.router.served_model_name.empty() ? cfg.model : cfg.router.served_model_name;
   ro.vocab_size = static_cast<int32_t>(model.vocab_size);
   ro.max_model_len = static_cast<int32_t>(cfg.workers.max_model_len > 0
                                               ? cfg.workers.max_model_len

@@ -96,11 +96,15 @@ try:
     check("process_count", len(kids) == 1 + WORKERS + SHARDS,
           f"{len(kids)} child processes, expected {1 + WORKERS + SHARDS}")
 
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v1/models", timeout=5) as r:
+        model_id = json.loads(r.read())["data"][0]["id"]
+    check("model_id_is_model_path", model_id == MODEL, model_id)
+
     prompts = [[(7 * i + 3 * j) % 500 + 1 for j in range(5 + 3 * i)] for i in range(16)]
     expected = [generate(p, 8) for p in prompts[:4]]
 
     def complete(p):
-        return post(http_port, {"model": "m", "prompt": p, "max_tokens": 8, "temperature": 0,
+        return post(http_port, {"model": model_id, "prompt": p, "max_tokens": 8, "temperature": 0,
                                 "logprobs": 5, "ignore_eos": True,
                                 "return_tokens_as_token_ids": True})
 
@@ -130,7 +134,7 @@ try:
             check("concurrent_equals_alone", tokens_of(resp) == alone[i],
                   f"request {i}: {tokens_of(resp)} vs {alone[i]}")
 
-    status, resp = post(http_port, {"model": "m", "prompt": [1, 2, 10**9], "max_tokens": 4})
+    status, resp = post(http_port, {"model": model_id, "prompt": [1, 2, 10**9], "max_tokens": 4})
     check("bad_token_400", status == 400 and "error" in resp, f"{status} {resp}")
 finally:
     kids = descendants(proc.pid)
