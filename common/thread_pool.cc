@@ -80,7 +80,7 @@ void ThreadPool::WorkerLoop(int) {
   for (;;) {
     // Spin briefly: decode steps issue many short loops back to back.
     uint32_t gen = GenerationOf(claim_.load(std::memory_order_acquire));
-    for (int spin = 0; gen == seen && spin < 20000; ++spin) {
+    for (int spin = 0; gen == seen && spin < 2000; ++spin) {
       CpuRelax();
       gen = GenerationOf(claim_.load(std::memory_order_acquire));
     }

@@ -130,7 +130,7 @@ absl::Status RunExpertShardProcess(const ClusterConfig& cfg, int index,
   ShardServerOptions sso;
   sso.shard_index = static_cast<uint32_t>(index);
   // Sleep soon when idle: on small machines shards share cores with workers.
-  sso.spin_polls = 2000;
+  sso.spin_polls = 50;
   ASSIGN_OR_RETURN(std::unique_ptr<ShardServer> server,
                    ShardServer::Create(model, experts.get(), &compute, transport.get(), sso));
   absl::Status serve_status;
