@@ -5,6 +5,8 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -17,9 +19,11 @@ struct Result {
 };
 
 Result RunCli(const std::string& args, const std::string& input) {
-  const std::string dir = testing::TempDir();
-  const std::string in = dir + "/render_chat_in.jsonl", out = dir + "/render_chat_out",
-                    err = dir + "/render_chat_err";
+  // Unique per test and process: ctest runs this binary's tests in parallel.
+  const std::string dir = testing::TempDir() + "/render_chat_" +
+                          testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                          std::to_string(getpid());
+  const std::string in = dir + "_in.jsonl", out = dir + "_out", err = dir + "_err";
   std::ofstream(in) << input;
   std::string cmd =
       std::string(MOESERVE_BIN) + " render-chat " + args + " < " + in + " > " + out + " 2> " + err;
