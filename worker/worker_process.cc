@@ -8,6 +8,7 @@
 #include "common/grpc_util.h"
 #include "common/logging.h"
 #include "common/model_spec.h"
+#include "common/prefix_hash.h"
 #include "common/placement.h"
 #include "common/safetensors.h"
 #include "common/status.h"
@@ -128,7 +129,7 @@ class AttentionWorkerService final : public pb::AttentionWorker::Service {
         }
         if (!have) {
           if (absl::Now() < next_load) continue;
-          *event.mutable_load() = ToProto(loop->load());
+          *event.mutable_load() = Load(*loop);
           next_load = absl::Now() + load_interval_;
         }
         if (!stream->Write(event)) {
@@ -161,6 +162,10 @@ class AttentionWorkerService final : public pb::AttentionWorker::Service {
         {
           absl::MutexLock lock(&mu_);
           owners_[r.id] = state;
+          for (uint64_t h : PrefixBlockHashes(r.prompt, kAffinityBlocks)) {
+            recent_prefixes_.push_back(h);
+            if (recent_prefixes_.size() > kMaxRecentPrefixes) recent_prefixes_.pop_front();
+          }
         }
         mine.push_back(r.id);
         loop->Add(std::move(r));
@@ -189,8 +194,16 @@ class AttentionWorkerService final : public pb::AttentionWorker::Service {
                        pb::WorkerLoad* out) override {
     BatchLoop* loop = loop_.load();
     if (loop == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "starting");
-    *out = ToProto(loop->load());
+    *out = Load(*loop);
     return grpc::Status::OK;
+  }
+
+  // The loop's load plus the prefix hashes of recently admitted prompts.
+  pb::WorkerLoad Load(const BatchLoop& loop) {
+    pb::WorkerLoad out = ToProto(loop.load());
+    absl::MutexLock lock(&mu_);
+    for (uint64_t h : recent_prefixes_) out.add_recent_prefix_hashes(h);
+    return out;
   }
 
  private:
@@ -199,6 +212,9 @@ class AttentionWorkerService final : public pb::AttentionWorker::Service {
   std::atomic<BatchLoop*> loop_{nullptr};
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<StreamState>> owners_ ABSL_GUARDED_BY(mu_);
+  static constexpr int kAffinityBlocks = 8;
+  static constexpr size_t kMaxRecentPrefixes = 512;
+  std::deque<uint64_t> recent_prefixes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -314,7 +330,7 @@ absl::Status RunWorkerProcess(const ClusterConfig& cfg, int index, const std::at
     hb.set_rank(registered.rank());
     hb.set_instance_id(reg.instance_id());
     hb.set_state(pb::MEMBER_STATE_READY);
-    *hb.mutable_load()->mutable_worker() = ToProto(loop.load());
+    *hb.mutable_load()->mutable_worker() = service.Load(loop);
     auto answer = member.Heartbeat(hb);
     if (!answer.ok()) LOG(WARNING) << "heartbeat: " << answer.status();
     SleepUnlessStopped(interval, stop);

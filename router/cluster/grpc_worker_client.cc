@@ -40,6 +40,7 @@ LoadReport FromProto(const pb::WorkerLoad& l) {
   out.running_tokens = static_cast<int64_t>(l.running_tokens());
   out.free_kv_blocks = static_cast<int64_t>(l.free_kv_blocks());
   out.total_kv_blocks = static_cast<int64_t>(l.total_kv_blocks());
+  out.recent_prefixes.insert(l.recent_prefix_hashes().begin(), l.recent_prefix_hashes().end());
   return out;
 }
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "router/scheduler/prefix_hash.h"
+#include "common/prefix_hash.h"
 
 namespace moeserve::router {
 

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
-#include "router/scheduler/prefix_hash.h"
+#include "common/prefix_hash.h"
 
 namespace moeserve::router {
 

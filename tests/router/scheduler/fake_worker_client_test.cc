@@ -1,7 +1,7 @@
 #include "router/scheduler/fake_worker_client.h"
 
 #include "gtest/gtest.h"
-#include "router/scheduler/prefix_hash.h"
+#include "common/prefix_hash.h"
 #include "tests/router/scheduler/event_collector.h"
 
 namespace moeserve::router {

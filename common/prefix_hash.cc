@@ -1,8 +1,8 @@
-#include "router/scheduler/prefix_hash.h"
+#include "common/prefix_hash.h"
 
 #include <algorithm>
 
-namespace moeserve::router {
+namespace moeserve {
 namespace {
 
 // SplitMix64's finalizer: a fixed, well-mixing 64-bit permutation.
@@ -33,4 +33,4 @@ std::vector<uint64_t> PrefixBlockHashes(absl::Span<const int32_t> ids, int max_b
   return hashes;
 }
 
-}  // namespace moeserve::router
+}  // namespace moeserve

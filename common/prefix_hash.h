@@ -4,15 +4,15 @@
 // The hash is a fixed function (not absl::Hash, which is seeded per process): the worker computes
 // the hashes it reports in LoadReport::recent_prefixes, the router those of a new prompt, and
 // they must agree across processes and builds.
-#ifndef MOESERVE_ROUTER_SCHEDULER_PREFIX_HASH_H_
-#define MOESERVE_ROUTER_SCHEDULER_PREFIX_HASH_H_
+#ifndef MOESERVE_COMMON_PREFIX_HASH_H_
+#define MOESERVE_COMMON_PREFIX_HASH_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/types/span.h"
 
-namespace moeserve::router {
+namespace moeserve {
 
 inline constexpr int kPrefixBlockTokens = 16;
 
@@ -21,6 +21,6 @@ inline constexpr int kPrefixBlockTokens = 16;
 std::vector<uint64_t> PrefixBlockHashes(absl::Span<const int32_t> ids, int max_blocks,
                                         int block_tokens = kPrefixBlockTokens);
 
-}  // namespace moeserve::router
+}  // namespace moeserve
 
-#endif  // MOESERVE_ROUTER_SCHEDULER_PREFIX_HASH_H_
+#endif  // MOESERVE_COMMON_PREFIX_HASH_H_

@@ -1,10 +1,10 @@
-#include "router/scheduler/prefix_hash.h"
+#include "common/prefix_hash.h"
 
 #include <numeric>
 
 #include "gtest/gtest.h"
 
-namespace moeserve::router {
+namespace moeserve {
 namespace {
 
 TEST(PrefixBlockHashes, OnlyFullBlocksUpToTheLimit) {
@@ -36,4 +36,4 @@ TEST(PrefixBlockHashes, StableAcrossProcesses) {
 }
 
 }  // namespace
-}  // namespace moeserve::router
+}  // namespace moeserve
