@@ -1,5 +1,9 @@
 #include "common/transport.h"
 
+#include <algorithm>
+
+#include "absl/time/clock.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace moeserve {
@@ -36,6 +40,10 @@ absl::StatusOr<std::vector<std::byte>> AddressFromHex(std::string_view hex) {
     out[i] = static_cast<std::byte>(hi * 16 + lo);
   }
   return out;
+}
+
+void Transport::WaitForEvent(absl::Duration timeout) {
+  absl::SleepFor(std::min(timeout, absl::Microseconds(20)));
 }
 
 }  // namespace moeserve

@@ -95,6 +95,11 @@ class Transport {
   // idle so that peers' connection and failure messages are handled; Test calls it too.
   virtual void Progress() = 0;
 
+  // Blocks until something may have arrived for this endpoint or `timeout` passes (a hint:
+  // callers then Progress and Test as usual). Lets idle loops sleep without adding latency.
+  // The default sleeps briefly; UCX waits on the worker's event file descriptor.
+  virtual void WaitForEvent(absl::Duration timeout);
+
   // True once `request` is done, with *completion filled in; the request is then released.
   // False while it is in flight. An unknown or released request is a programming error (crash).
   virtual bool Test(Request request, Completion* completion) = 0;

@@ -2,6 +2,9 @@
 
 #include <ucp/api/ucp.h>
 
+#include <poll.h>
+
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <type_traits>
@@ -239,6 +242,19 @@ class UcxTransport final : public Transport {
     CloseFailedPeers();
   }
 
+  void WaitForEvent(absl::Duration timeout) override {
+    if (event_fd_ < 0) return Transport::WaitForEvent(timeout);
+    // Drain what is pending, then arm: UCS_ERR_BUSY means events arrived in between.
+    for (int i = 0; i < 64 && ucp_worker_progress(worker_.get()) != 0; ++i) {
+    }
+    const ucs_status_t armed = ucp_worker_arm(worker_.get());
+    if (armed == UCS_ERR_BUSY) return;
+    if (armed != UCS_OK) return Transport::WaitForEvent(timeout);
+    pollfd p{event_fd_, POLLIN, 0};
+    const int64_t ms = std::clamp<int64_t>(absl::ToInt64Milliseconds(timeout), 1, 1000);
+    poll(&p, 1, static_cast<int>(ms));
+  }
+
   bool Test(Request request, Completion* completion) override {
     Op* op = ops_.Find(request.id);
     MOESERVE_TRANSPORT_CHECK(op != nullptr && !op->internal, "Test of an unknown request");
@@ -365,7 +381,7 @@ class UcxTransport final : public Transport {
     }
     ucp_params_t params{};
     params.field_mask = UCP_PARAM_FIELD_FEATURES;
-    params.features = UCP_FEATURE_TAG;
+    params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
     ucp_context_h context = nullptr;
     MOESERVE_UCX_RETURN_IF_ERROR(ucp_init(&params, config.get(), &context));
     context_.reset(context);
@@ -376,6 +392,8 @@ class UcxTransport final : public Transport {
     ucp_worker_h worker = nullptr;
     MOESERVE_UCX_RETURN_IF_ERROR(ucp_worker_create(context_.get(), &worker_params, &worker));
     worker_.reset(worker);
+    // Idle waits block on this descriptor (WaitForEvent); without it they sleep briefly.
+    if (ucp_worker_get_efd(worker_.get(), &event_fd_) != UCS_OK) event_fd_ = -1;
 
     ucp_address_t* raw_address = nullptr;
     size_t length = 0;
@@ -689,6 +707,7 @@ class UcxTransport final : public Transport {
   // Declared first, destroyed last.
   ContextPtr context_;
   WorkerPtr worker_;
+  int event_fd_ = -1;  // the worker's wakeup descriptor (owned by UCX), -1 if none
   std::vector<std::byte> address_;
   absl::Status aborted_;
   std::vector<std::unique_ptr<Peer>> peers_;  // by PeerId

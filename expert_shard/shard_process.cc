@@ -131,6 +131,7 @@ absl::Status RunExpertShardProcess(const ClusterConfig& cfg, int index,
   sso.shard_index = static_cast<uint32_t>(index);
   // Sleep soon when idle: on small machines shards share cores with workers.
   sso.spin_polls = 50;
+  sso.idle_sleep = absl::Milliseconds(5);  // an upper bound: UCX wakes the loop on arrival
   ASSIGN_OR_RETURN(std::unique_ptr<ShardServer> server,
                    ShardServer::Create(model, experts.get(), &compute, transport.get(), sso));
   absl::Status serve_status;

@@ -87,7 +87,7 @@ absl::Status ShardServer::Serve() {
     if (busy) {
       idle = 0;
     } else if (++idle > options_.spin_polls) {
-      absl::SleepFor(options_.idle_sleep);
+      transport_->WaitForEvent(options_.idle_sleep);
     }
   }
   for (Request& r : receives_) {

@@ -41,7 +41,8 @@ struct ShardServerOptions {
   // After the first message of a batch arrives, wait up to this long for more (e.g. the other
   // workers' messages for the same layer) before computing. Zero: compute what has arrived.
   absl::Duration batch_window = absl::ZeroDuration();
-  // While idle, polls this many times before sleeping `idle_sleep` per poll.
+  // While idle, polls this many times, then waits up to `idle_sleep` per poll for an event
+  // (Transport::WaitForEvent: UCX blocks on its event descriptor).
   int spin_polls = 20000;
   absl::Duration idle_sleep = absl::Microseconds(20);
 

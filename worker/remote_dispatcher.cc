@@ -256,7 +256,7 @@ absl::Status RemoteDispatcher::WaitForAnswers(const MoeLayerBatch& batch, int pe
                        late.size() > 1 ? "s " : " ", absl::StrJoin(late, ", "), " within ",
                        absl::FormatDuration(options_.timeout)));
     }
-    if (++idle > options_.spin_polls) absl::SleepFor(options_.idle_sleep);
+    if (++idle > options_.spin_polls) transport_->WaitForEvent(options_.idle_sleep);
   }
   return absl::OkStatus();
 }

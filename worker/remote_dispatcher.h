@@ -41,7 +41,8 @@ struct RemoteDispatcherOptions {
   int64_t num_experts = 0;
   // Longest a Run waits for all answers before DeadlineExceeded.
   absl::Duration timeout = absl::Seconds(10);
-  // While waiting, polls this many times without news before sleeping `idle_sleep` per poll
+  // While waiting, polls this many times without news, then waits up to `idle_sleep` per poll
+  // for an event (Transport::WaitForEvent)
   // (a spin keeps latency low; the sleep keeps a stuck wait from eating a core).
   int spin_polls = 20000;
   absl::Duration idle_sleep = absl::Microseconds(20);

@@ -284,7 +284,8 @@ absl::Status RunWorkerProcess(const ClusterConfig& cfg, int index, const std::at
     ro.rank = registered.rank();
     ro.num_experts = model.num_experts;
     ro.timeout = absl::Milliseconds(cfg.data_plane.peer_timeout_ms);
-    ro.spin_polls = 50;  // then sleep: on shared cores the shards need the CPU
+    ro.spin_polls = 50;  // then block on the transport: on shared cores the shards need the CPU
+    ro.idle_sleep = absl::Milliseconds(2);
     for (uint32_t e : placement.expert_to_shard()) ro.placement.push_back(static_cast<int32_t>(e));
     for (const auto& s : placement.shards()) {
       const std::string& a = s.data_plane_address();
