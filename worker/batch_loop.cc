@@ -9,7 +9,11 @@ namespace moeserve {
 
 BatchLoop::BatchLoop(ModelRunner* runner, BlockAllocator* allocator, BatchLoopOptions options,
                      std::function<void(LoopEvent)> sink)
-    : runner_(runner), allocator_(allocator), options_(options), sink_(std::move(sink)) {
+    : runner_(runner),
+      allocator_(allocator),
+      options_(options),
+      sink_(std::move(sink)),
+      cache_(allocator, options.block_size) {
   logits_.resize(options_.max_num_seqs * runner_->config().vocab_size);
   PublishLoad();
 }
@@ -51,6 +55,9 @@ void BatchLoop::PublishLoad() {
   l.total_kv_blocks = allocator_->num_blocks();
   l.steps = steps_;
   l.generated_tokens = generated_;
+  l.prefix_hit_tokens = cache_.hit_tokens();
+  l.prefix_query_tokens = cache_.query_tokens();
+  l.preemptions = preemptions_;
   absl::MutexLock lock(&mu_);
   l.waiting_requests += static_cast<int64_t>(inbox_.size());
   load_ = l;
@@ -124,43 +131,110 @@ void BatchLoop::DrainInbox() {
   std::erase(waiting_, nullptr);
 }
 
+std::vector<int32_t> BatchLoop::Tokens(const Sequence& seq) const {
+  std::vector<int32_t> all = seq.request.prompt;
+  all.insert(all.end(), seq.output.begin(), seq.output.end());
+  return all;
+}
+
+void BatchLoop::Publish(Sequence* seq) {
+  const int64_t bs = options_.block_size;
+  if (static_cast<int64_t>(seq->hashes.size() + 1) * bs > seq->computed) return;
+  const std::vector<int32_t> all = Tokens(*seq);
+  while (static_cast<int64_t>(seq->hashes.size() + 1) * bs <= seq->computed) {
+    const size_t i = seq->hashes.size();
+    const uint64_t parent = i == 0 ? 0 : seq->hashes[i - 1];
+    seq->hashes.push_back(cache_.Insert(
+        parent, std::span<const int32_t>(all).subspan(i * bs, bs), seq->blocks.blocks()[i]));
+  }
+}
+
+void BatchLoop::Preempt(Sequence* seq) {
+  Publish(seq);  // its full blocks stay cached: recomputation may hit them
+  seq->blocks.Release(*allocator_);
+  seq->hashes.clear();
+  seq->computed = 0;
+  ++preemptions_;
+}
+
+bool BatchLoop::Grow(Sequence* seq, int64_t tokens) {
+  const int64_t bs = options_.block_size;
+  for (;;) {
+    const int64_t have = static_cast<int64_t>(seq->blocks.blocks().size());
+    const int32_t need = static_cast<int32_t>(std::max<int64_t>(0, (tokens + bs - 1) / bs - have));
+    if (cache_.EnsureFree(need)) return seq->blocks.Reserve(tokens, *allocator_).ok();
+    // Preempt the most recently admitted other running sequence.
+    auto victim = running_.end();
+    for (auto it = running_.begin(); it != running_.end(); ++it) {
+      if (it->get() == seq || *it == nullptr) continue;
+      if (victim == running_.end() || (*it)->admit_order > (*victim)->admit_order) victim = it;
+    }
+    if (victim == running_.end()) return false;
+    Preempt(victim->get());
+    waiting_.push_front(std::move(*victim));
+    running_.erase(victim);
+  }
+}
+
 void BatchLoop::Admit() {
+  const int64_t bs = options_.block_size;
   while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < options_.max_num_seqs) {
     Sequence& s = *waiting_.front();
-    const int64_t total = static_cast<int64_t>(s.request.prompt.size()) + s.request.max_tokens;
-    if (!s.blocks.Reserve(total, *allocator_).ok()) break;  // FCFS: wait for blocks
+    if (s.blocks.blocks().empty()) {
+      // Reuse the longest cached prefix, never the whole sequence (one token must compute).
+      const std::vector<int32_t> all = Tokens(s);
+      const std::vector<int32_t> hit = cache_.Match(all, (s.length() - 1) / bs);
+      uint64_t parent = 0;
+      for (size_t i = 0; i < hit.size(); ++i) {
+        s.blocks.Append(hit[i]);
+        parent = BlockCache::ChainHash(parent, std::span<const int32_t>(all).subspan(i * bs, bs));
+        s.hashes.push_back(parent);
+      }
+      s.computed = static_cast<int64_t>(hit.size()) * bs;
+    }
+    const int64_t chunk = std::min(s.length() - s.computed, options_.max_num_batched_tokens);
+    const int64_t have = static_cast<int64_t>(s.blocks.blocks().size());
+    const int32_t need =
+        static_cast<int32_t>(std::max<int64_t>(0, (s.computed + chunk + bs - 1) / bs - have));
+    if (!cache_.EnsureFree(need) || !s.blocks.Reserve(s.computed + chunk, *allocator_).ok()) {
+      // FCFS: wait for blocks, holding none (the prefix stays cached).
+      s.blocks.Release(*allocator_);
+      s.hashes.clear();
+      s.computed = 0;
+      break;
+    }
+    s.admit_order = ++next_admit_;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
 }
 
 absl::Status BatchLoop::Step() {
-  // Decodes first (one token each), then prefill chunks within the remaining budget.
   std::vector<SequenceChunk> chunks;
   std::vector<Sequence*> owners;
   std::vector<std::vector<int32_t>> chunk_tokens;
   int64_t budget = options_.max_num_batched_tokens;
   chunks.reserve(running_.size());
-  chunk_tokens.reserve(running_.size());
-  for (int pass = 0; pass < 2; ++pass) {
-    for (auto& s : running_) {
-      const int64_t left = s->length() - s->computed;
-      const bool decode = left == 1;
-      if ((pass == 0) != decode || budget <= 0 || left <= 0) continue;
-      const int64_t n = std::min(left, budget);
-      std::vector<int32_t> toks(n);
-      for (int64_t i = 0; i < n; ++i) toks[i] = s->TokenAt(s->computed + i);
-      chunk_tokens.push_back(std::move(toks));
-      SequenceChunk c;
-      c.token_ids = chunk_tokens.back().data();
-      c.num_tokens = n;
-      c.start_pos = s->computed;
-      c.blocks = &s->blocks;
-      c.want_logits = s->computed + n == s->length();
-      chunks.push_back(c);
-      owners.push_back(s.get());
-      budget -= n;
-    }
+  chunk_tokens.reserve(running_.size());  // stable addresses for token_ids
+  // Oldest first: a sequence that must grow may preempt only newer ones, not yet planned.
+  for (size_t k = 0; k < running_.size(); ++k) {
+    Sequence* s = running_[k].get();
+    const int64_t left = s->length() - s->computed;
+    if (budget <= 0 || left <= 0) continue;
+    const int64_t n = std::min(left, budget);
+    if (!Grow(s, s->computed + n)) continue;  // waits for blocks this step
+    std::vector<int32_t> toks(n);
+    for (int64_t i = 0; i < n; ++i) toks[i] = s->TokenAt(s->computed + i);
+    chunk_tokens.push_back(std::move(toks));
+    SequenceChunk c;
+    c.token_ids = chunk_tokens.back().data();
+    c.num_tokens = n;
+    c.start_pos = s->computed;
+    c.blocks = &s->blocks;
+    c.want_logits = s->computed + n == s->length();
+    chunks.push_back(c);
+    owners.push_back(s);
+    budget -= n;
   }
   if (chunks.empty()) return absl::OkStatus();
   absl::Status status = runner_->Forward(chunks, logits_.data());
@@ -171,6 +245,7 @@ absl::Status BatchLoop::Step() {
   for (size_t i = 0; i < chunks.size(); ++i) {
     Sequence* s = owners[i];
     s->computed += chunks[i].num_tokens;
+    Publish(s);
     if (!chunks[i].want_logits) continue;
     const float* logits = logits_.data() + row++ * vocab;
     const int32_t token = s->sampler->Sample(logits, vocab, s->request.prompt, s->output);

@@ -1,12 +1,16 @@
 // The attention worker's step loop: continuous batching over a ModelRunner.
 //
-// Requests join and leave between steps. Each step runs, in one ModelRunner::Forward, one decode
-// token for every running sequence plus prefill chunks of admitted sequences up to a per-step
-// token budget (chunked prefill mixed with decodes). Admission is by free KV blocks: a request
-// is admitted when blocks for its whole prompt + max_tokens can be reserved, so a running
-// sequence never runs out of cache (no preemption is ever needed); requests wait in FCFS order
-// otherwise. Because the runner is batch-invariant, a request's tokens do not depend on what
-// else is batched with it.
+// Requests join and leave between steps. Each step runs, in one ModelRunner::Forward, the next
+// tokens of running sequences in admission order within a per-step token budget: one token for
+// a decoding sequence, a chunk for one still prefilling (chunked prefill mixed with decodes).
+// KV blocks are taken as sequences grow. Admission (FCFS) first reuses the longest cached
+// prefix (BlockCache: full blocks named by a chained token hash, shared by reference count, LRU
+// eviction), then needs blocks for the first chunk. When a running sequence needs a block and
+// none can be freed, the most recently admitted other sequence is preempted by recompute: its
+// blocks are released (its full blocks stay cached) and it waits at the front of the queue with
+// prompt + generated tokens to recompute; tokens already streamed are never sent again.
+// Because the runner is batch-invariant, a request's tokens do not depend on what else is
+// batched with it, on its chunking, on prefix hits, or on preemption.
 //
 // Threads: Add/Abort/load may be called from any thread (they post to the loop); one thread,
 // started by Start, owns the batch, the runner and the sampler state, and calls the sink.
@@ -24,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "worker/kv/block_allocator.h"
+#include "worker/kv/block_cache.h"
 #include "worker/model_runner.h"
 #include "worker/sampler.h"
 
@@ -54,6 +59,7 @@ struct LoopLoad {
   int64_t queued_tokens = 0, running_tokens = 0;
   int64_t free_kv_blocks = 0, total_kv_blocks = 0;
   int64_t steps = 0, generated_tokens = 0;
+  int64_t prefix_hit_tokens = 0, prefix_query_tokens = 0, preemptions = 0;
 };
 
 struct BatchLoopOptions {
@@ -81,7 +87,9 @@ class BatchLoop {
     std::unique_ptr<Sampler> sampler;
     BlockTable blocks;
     std::vector<int32_t> output;
-    int64_t computed = 0;  // tokens with KV in the cache
+    int64_t computed = 0;          // tokens with KV in the cache
+    std::vector<uint64_t> hashes;  // chained hashes of the full blocks published to the cache
+    uint64_t admit_order = 0;
     explicit Sequence(int64_t block_size) : blocks(block_size) {}
     int64_t length() const {
       return static_cast<int64_t>(request.prompt.size() + output.size());
@@ -94,6 +102,12 @@ class BatchLoop {
   void Loop();
   void DrainInbox();
   void Admit();
+  // Grows `seq`'s blocks to hold `tokens` positions, evicting cached blocks and preempting more
+  // recently admitted sequences as needed. False when it cannot (it then waits).
+  bool Grow(Sequence* seq, int64_t tokens);
+  void Preempt(Sequence* seq);
+  void Publish(Sequence* seq);  // names newly full blocks in the prefix cache
+  std::vector<int32_t> Tokens(const Sequence& seq) const;
   absl::Status Step();
   void Finish(std::unique_ptr<Sequence>& seq, const std::string& reason, absl::Status error);
   void PublishLoad();
@@ -113,7 +127,9 @@ class BatchLoop {
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;
   std::vector<float> logits_;
-  int64_t steps_ = 0, generated_ = 0;
+  BlockCache cache_;
+  uint64_t next_admit_ = 0;
+  int64_t steps_ = 0, generated_ = 0, preemptions_ = 0;
   std::thread thread_;
 };
 

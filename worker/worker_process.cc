@@ -37,6 +37,8 @@ pb::WorkerLoad ToProto(const LoopLoad& l) {
   out.set_total_kv_blocks(static_cast<uint64_t>(l.total_kv_blocks));
   out.set_steps(static_cast<uint64_t>(l.steps));
   out.set_generated_tokens(static_cast<uint64_t>(l.generated_tokens));
+  out.set_prefix_cache_hit_tokens(static_cast<uint64_t>(l.prefix_hit_tokens));
+  out.set_prefix_cache_query_tokens(static_cast<uint64_t>(l.prefix_query_tokens));
   return out;
 }
 

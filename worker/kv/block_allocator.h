@@ -48,6 +48,8 @@ class BlockTable {
   int64_t Slot(int64_t pos) const {
     return static_cast<int64_t>(blocks_[pos / block_size_]) * block_size_ + pos % block_size_;
   }
+  // Appends a block the caller already holds a reference to (a shared prefix block).
+  void Append(int32_t block) { blocks_.push_back(block); }
   // Returns every block to the allocator.
   void Release(BlockAllocator& allocator);
 
