@@ -89,8 +89,8 @@ class BatchLoopTest : public ::testing::Test {
       };
       mu.Await(absl::Condition(&all_done));
     }
+    loop.Stop();  // publishes the final load
     if (load) *load = loop.load();
-    loop.Stop();
     return out;
   }
 
