@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/status_exit.h"
-#include "expert_shard/local_engine.h"
+#include "engine/local_engine.h"
 #include "nlohmann/json.hpp"
 #include "router/template/chat_template.h"
 #include "router/tokenizer/tokenizer.h"

@@ -3,7 +3,7 @@
 // The worker computes the gate (top-k expert ids and weights per token) and hands the routed
 // rows to a MoeDispatcher; the dispatcher gets them to whichever shards own those experts and
 // returns, per token, the weighted sum of its experts' outputs. Implementations: in-process
-// (expert_shard/local_dispatcher.h) and, for the cluster, the data-plane all-to-all.
+// (engine/local_dispatcher.h) and, for the cluster, the data-plane all-to-all.
 //
 // Sums are accumulated in double: each expert's weighted output row (an fp32 product) is added
 // into a double accumulator. Sums of up to top-k such terms are exact in double unless their

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/model_config.h"
 #include "common/safetensors.h"
-#include "worker/model_weights.h"
+#include "common/weight_ref.h"
 
 namespace moeserve {
 

@@ -10,18 +10,9 @@
 #include "absl/status/statusor.h"
 #include "common/model_config.h"
 #include "common/safetensors.h"
-#include "kernels/backend.h"
+#include "common/weight_ref.h"
 
 namespace moeserve {
-
-struct WeightRef {
-  const void* data = nullptr;
-  kernels::WeightType type = kernels::WeightType::kBF16;
-};
-
-// Looks up `name`, checks its shape is `shape`, and returns a view.
-absl::StatusOr<WeightRef> GetWeight(const TensorStore& store, const std::string& name,
-                                    const std::vector<int64_t>& shape);
 
 struct LayerWeights {
   WeightRef input_norm, post_attention_norm;        // [hidden]

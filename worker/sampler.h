@@ -16,28 +16,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/sampling.h"
 
 namespace moeserve {
-
-struct SamplingParams {
-  float temperature = 1.0f;  // 0: greedy
-  int32_t top_k = 0;         // 0 or -1: off
-  float top_p = 1.0f;        // (0, 1]
-  float min_p = 0.0f;        // [0, 1]
-  float repetition_penalty = 1.0f;  // > 0; 1: off (HF/vLLM semantics, prompt + output)
-  float presence_penalty = 0.0f;    // [-2, 2] (OpenAI semantics, output tokens)
-  float frequency_penalty = 0.0f;   // [-2, 2]
-  uint64_t seed = 0;
-
-  // Checks ranges; InvalidArgument names the offending field.
-  absl::Status Validate() const;
-};
-
-struct TokenLogprob {
-  int32_t token_id = 0;
-  double logprob = 0.0;
-  std::vector<std::pair<int32_t, double>> top;  // most likely first
-};
 
 // log_softmax of `logits` at `token`, plus the `top_n` most likely tokens (ties: lower id first).
 TokenLogprob ComputeLogprobs(const float* logits, int64_t vocab, int32_t token, int top_n);

@@ -23,7 +23,7 @@
 
 #include "common/thread_pool.h"
 #include "common/tiny_model.h"
-#include "expert_shard/local_engine.h"
+#include "engine/local_engine.h"
 #include "kernels/cpu/membw.h"
 
 namespace moeserve {

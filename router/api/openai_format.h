@@ -24,7 +24,7 @@
 #include "router/scheduler/worker_client.h"
 #include "router/tokenizer/stream_decoder.h"
 #include "router/tokenizer/tokenizer.h"
-#include "worker/sampler.h"
+#include "common/sampling.h"
 
 namespace moeserve::router::api {
 

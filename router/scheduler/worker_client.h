@@ -25,7 +25,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "worker/sampler.h"
+#include "common/sampling.h"
 
 namespace moeserve::router {
 

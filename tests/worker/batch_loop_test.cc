@@ -6,7 +6,7 @@
 #include <random>
 
 #include "absl/synchronization/mutex.h"
-#include "expert_shard/local_engine.h"
+#include "engine/local_engine.h"
 #include "gtest/gtest.h"
 
 namespace moeserve {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/transport_inproc.h"
-#include "expert_shard/local_dispatcher.h"
+#include "engine/local_dispatcher.h"
 #include "tests/expert_shard/dataplane/cluster.h"
 #include "worker/remote_dispatcher.h"
 

@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_split.h"
 #include "common/transport_ucx.h"
-#include "expert_shard/local_dispatcher.h"
+#include "engine/local_dispatcher.h"
 #include "tests/expert_shard/dataplane/cluster.h"
 #include "worker/remote_dispatcher.h"
 

@@ -19,7 +19,7 @@
 
 #include "common/status.h"
 #include "common/transport_ucx.h"
-#include "expert_shard/local_dispatcher.h"
+#include "engine/local_dispatcher.h"
 #include "tests/expert_shard/dataplane/cluster.h"
 #include "worker/remote_dispatcher.h"
 

@@ -9,7 +9,7 @@
 
 #include "router/api/http_server.h"
 #include "router/api/router_service.h"
-#include "router/scheduler/fake_worker_client.h"
+#include "tests/router/scheduler/fake_worker_client.h"
 #include "router/scheduler/scheduler.h"
 #include "router/tokenizer/tokenizer.h"
 

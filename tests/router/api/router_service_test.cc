@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "router/scheduler/fake_worker_client.h"
+#include "tests/router/scheduler/fake_worker_client.h"
 #include "tests/router/api/http_test_client.h"
 
 namespace moeserve::router::api {

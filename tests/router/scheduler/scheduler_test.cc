@@ -3,7 +3,7 @@
 #include <numeric>
 
 #include "gtest/gtest.h"
-#include "router/scheduler/fake_worker_client.h"
+#include "tests/router/scheduler/fake_worker_client.h"
 #include "common/prefix_hash.h"
 #include "tests/router/scheduler/event_collector.h"
 

@@ -1,4 +1,4 @@
-#include "expert_shard/local_engine.h"
+#include "engine/local_engine.h"
 
 #include "common/model_spec.h"
 #include "common/status.h"

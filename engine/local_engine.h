@@ -2,8 +2,8 @@
 // every expert, linked through the in-process dispatcher. `moeserve generate`, the golden tests
 // and the single-process benchmark use it; the cluster runs the same ModelRunner and
 // ExpertCompute in separate processes.
-#ifndef MOESERVE_EXPERT_SHARD_LOCAL_ENGINE_H_
-#define MOESERVE_EXPERT_SHARD_LOCAL_ENGINE_H_
+#ifndef MOESERVE_ENGINE_LOCAL_ENGINE_H_
+#define MOESERVE_ENGINE_LOCAL_ENGINE_H_
 
 #include <memory>
 #include <string>
@@ -13,7 +13,7 @@
 #include "common/safetensors.h"
 #include "common/thread_pool.h"
 #include "expert_shard/expert_compute.h"
-#include "expert_shard/local_dispatcher.h"
+#include "engine/local_dispatcher.h"
 #include "kernels/backend.h"
 #include "worker/generator.h"
 #include "worker/kv/block_allocator.h"
@@ -67,4 +67,4 @@ class LocalEngine {
 
 }  // namespace moeserve
 
-#endif  // MOESERVE_EXPERT_SHARD_LOCAL_ENGINE_H_
+#endif  // MOESERVE_ENGINE_LOCAL_ENGINE_H_

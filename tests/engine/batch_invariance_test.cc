@@ -3,7 +3,7 @@
 #include <cstring>
 #include <random>
 
-#include "expert_shard/local_engine.h"
+#include "engine/local_engine.h"
 #include "gtest/gtest.h"
 
 namespace moeserve {

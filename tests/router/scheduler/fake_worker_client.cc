@@ -1,4 +1,4 @@
-#include "router/scheduler/fake_worker_client.h"
+#include "tests/router/scheduler/fake_worker_client.h"
 
 #include <algorithm>
 #include <cstdio>

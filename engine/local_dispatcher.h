@@ -1,7 +1,7 @@
 // The in-process placement: a MoeDispatcher that runs experts in the same process, on the
 // calling thread, through the same ExpertCompute an expert-shard process uses.
-#ifndef MOESERVE_EXPERT_SHARD_LOCAL_DISPATCHER_H_
-#define MOESERVE_EXPERT_SHARD_LOCAL_DISPATCHER_H_
+#ifndef MOESERVE_ENGINE_LOCAL_DISPATCHER_H_
+#define MOESERVE_ENGINE_LOCAL_DISPATCHER_H_
 
 #include "common/moe_dispatch.h"
 #include "expert_shard/expert_compute.h"
@@ -19,4 +19,4 @@ class LocalDispatcher : public MoeDispatcher {
 
 }  // namespace moeserve
 
-#endif  // MOESERVE_EXPERT_SHARD_LOCAL_DISPATCHER_H_
+#endif  // MOESERVE_ENGINE_LOCAL_DISPATCHER_H_

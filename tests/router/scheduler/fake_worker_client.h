@@ -14,8 +14,8 @@
 //
 // Thread-safety: all methods may be called concurrently. Sinks run on the fake's thread, never
 // under its lock. The destructor ends remaining requests with kAborted.
-#ifndef MOESERVE_ROUTER_SCHEDULER_FAKE_WORKER_CLIENT_H_
-#define MOESERVE_ROUTER_SCHEDULER_FAKE_WORKER_CLIENT_H_
+#ifndef MOESERVE_TESTS_ROUTER_SCHEDULER_FAKE_WORKER_CLIENT_H_
+#define MOESERVE_TESTS_ROUTER_SCHEDULER_FAKE_WORKER_CLIENT_H_
 
 #include <cstdint>
 #include <deque>
@@ -127,4 +127,4 @@ class FakeWorkerClient : public WorkerClient {
 
 }  // namespace moeserve::router
 
-#endif  // MOESERVE_ROUTER_SCHEDULER_FAKE_WORKER_CLIENT_H_
+#endif  // MOESERVE_TESTS_ROUTER_SCHEDULER_FAKE_WORKER_CLIENT_H_

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <map>
 
-#include "expert_shard/local_engine.h"
+#include "engine/local_engine.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
